@@ -1,0 +1,1 @@
+"""(being written) nn.utils: gradient clipping and regularisation helpers."""

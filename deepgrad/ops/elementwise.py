@@ -1,0 +1,620 @@
+"""Elementwise primitives: arithmetic, unary maths, activations, comparisons, where."""
+from __future__ import annotations
+
+from .. import backend as B
+from ..backend import xp
+from ..autograd.function import Function
+from ..tensor import Tensor
+from ._util import broadcast_shape
+
+
+# ---------------------------------------------------------------------------- binary arithmetic
+class Add(Function):
+    saves_inputs = False
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        return g, g
+
+
+class Sub(Function):
+    saves_inputs = False
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, g):
+        return g, (-g if self.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, g):
+        ga = g * self.b if self.needs_input_grad[0] else None
+        gb = g * self.a if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Div(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a / b
+
+    def backward(self, g):
+        ga = g / self.b if self.needs_input_grad[0] else None
+        gb = -g * self.a / (self.b * self.b) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Pow(Function):
+    saves_output = True
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        self.out = a ** b
+        return self.out
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            if isinstance(b, (int, float)) or getattr(b, "ndim", 1) == 0:
+                ga = g * (b * a ** (b - 1)) if b != 0 else g * 0
+            else:
+                ga = g * xp.where(b == 0, 0, b * a ** (b - 1))
+        if self.needs_input_grad[1]:
+            with xp.errstate(divide="ignore", invalid="ignore"):
+                gb = g * xp.where((a == 0) & (b >= 0), 0, self.out * xp.log(a))
+        return ga, gb
+
+
+class Maximum(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return xp.maximum(a, b)
+
+    def backward(self, g):
+        return _split_ties(g, self.a > self.b, self.a == self.b, self.needs_input_grad)
+
+
+class Minimum(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return xp.minimum(a, b)
+
+    def backward(self, g):
+        return _split_ties(g, self.a < self.b, self.a == self.b, self.needs_input_grad)
+
+
+def _split_ties(g, a_wins, tie, needs):
+    """Gradients of max/min: to the winner, split in half at ties (PyTorch's rule)."""
+    w = a_wins.astype(g.dtype) + tie.astype(g.dtype) * 0.5
+    ga = g * w if needs[0] else None
+    gb = g * (1 - w) if needs[1] else None
+    return ga, gb
+
+
+class Where(Function):
+    saves_inputs = False
+
+    def forward(self, cond, a, b):
+        self.cond = cond
+        return xp.where(cond, a, b)
+
+    def backward(self, g):
+        c = self.cond
+        ga = xp.where(c, g, 0).astype(g.dtype, copy=False) if self.needs_input_grad[1] else None
+        gb = xp.where(c, 0, g).astype(g.dtype, copy=False) if self.needs_input_grad[2] else None
+        return None, ga, gb
+
+
+# ---------------------------------------------------------------------------- unary
+class Neg(Function):
+    saves_inputs = False
+
+    def forward(self, a):
+        return -a
+
+    def backward(self, g):
+        return -g
+
+
+class Exp(Function):
+    saves_inputs = False
+    saves_output = True
+
+    def forward(self, a):
+        self.out = xp.exp(a)
+        return self.out
+
+    def backward(self, g):
+        return g * self.out
+
+
+class Log(Function):
+    def forward(self, a):
+        self.a = a
+        return xp.log(a)
+
+    def backward(self, g):
+        return g / self.a
+
+
+class Log1p(Function):
+    def forward(self, a):
+        self.a = a
+        return xp.log1p(a)
+
+    def backward(self, g):
+        return g / (1 + self.a)
+
+
+class Sqrt(Function):
+    saves_inputs = False
+    saves_output = True
+
+    def forward(self, a):
+        self.out = xp.sqrt(a)
+        return self.out
+
+    def backward(self, g):
+        return g / (2 * self.out)
+
+
+class Abs(Function):
+    def forward(self, a):
+        self.a = a
+        return xp.abs(a)
+
+    def backward(self, g):
+        return g * xp.sign(self.a)
+
+
+class Sin(Function):
+    def forward(self, a):
+        self.a = a
+        return xp.sin(a)
+
+    def backward(self, g):
+        return g * xp.cos(self.a)
+
+
+class Cos(Function):
+    def forward(self, a):
+        self.a = a
+        return xp.cos(a)
+
+    def backward(self, g):
+        return -g * xp.sin(self.a)
+
+
+class Tanh(Function):
+    saves_inputs = False
+    saves_output = True
+
+    def forward(self, a):
+        self.out = xp.tanh(a)
+        return self.out
+
+    def backward(self, g):
+        return g * (1 - self.out * self.out)
+
+
+class Sigmoid(Function):
+    saves_inputs = False
+    saves_output = True
+
+    def forward(self, a):
+        # exp of a non-positive number never overflows: split by sign for stability
+        e = xp.exp(-xp.abs(a))
+        self.out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        return self.out
+
+    def backward(self, g):
+        return g * self.out * (1 - self.out)
+
+
+class Relu(Function):
+    saves_inputs = False
+    saves_output = True
+
+    def forward(self, a):
+        self.out = xp.maximum(a, 0)
+        return self.out
+
+    def backward(self, g):
+        return g * (self.out > 0)
+
+
+class LeakyRelu(Function):
+    def forward(self, a, slope):
+        self.a, self.slope = a, slope
+        return xp.where(a > 0, a, a * slope)
+
+    def backward(self, g):
+        return xp.where(self.a > 0, g, g * self.slope), None
+
+
+class Elu(Function):
+    def forward(self, a, alpha):
+        self.a, self.alpha = a, alpha
+        self.neg = alpha * xp.expm1(xp.minimum(a, 0))
+        return xp.where(a > 0, a, self.neg)
+
+    def backward(self, g):
+        return xp.where(self.a > 0, g, g * (self.neg + self.alpha)), None
+
+
+class Gelu(Function):
+    """Exact GELU x * Phi(x), or the tanh approximation."""
+
+    def forward(self, a, approximate):
+        self.a, self.approximate = a, approximate
+        if approximate == "tanh":
+            k = xp.sqrt(2 / xp.pi)
+            self.t = xp.tanh(k * (a + 0.044715 * a ** 3))
+            return 0.5 * a * (1 + self.t)
+        from math import erf
+        self.cdf = 0.5 * (1 + xp.vectorize(erf, otypes=[a.dtype])(a / xp.sqrt(2))) if a.size else a
+        return a * self.cdf
+
+    def backward(self, g):
+        a = self.a
+        if self.approximate == "tanh":
+            k = xp.sqrt(2 / xp.pi)
+            dt = (1 - self.t ** 2) * k * (1 + 3 * 0.044715 * a ** 2)
+            return g * (0.5 * (1 + self.t) + 0.5 * a * dt), None
+        pdf = xp.exp(-0.5 * a * a) / xp.sqrt(2 * xp.pi)
+        return g * (self.cdf + a * pdf), None
+
+
+class Clamp(Function):
+    def forward(self, a, lo, hi):
+        self.a, self.lo, self.hi = a, lo, hi
+        out = a
+        if lo is not None:
+            out = xp.maximum(out, lo)
+        if hi is not None:
+            out = xp.minimum(out, hi)
+        return out if out is not a else a.copy()
+
+    def backward(self, g):
+        a, lo, hi = self.a, self.lo, self.hi
+        mask = True
+        if lo is not None:
+            mask = a >= lo
+        if hi is not None:
+            mask = mask & (a <= hi)
+        return g * mask, None, None
+
+
+class Cast(Function):
+    saves_inputs = False
+
+    def forward(self, a, dt):
+        return a.astype(dt)
+
+    def backward(self, g):
+        return g, None  # the engine casts back to the input's dtype
+
+
+class Clone(Function):
+    saves_inputs = False
+
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, g):
+        return g
+
+
+# ---------------------------------------------------------------------------- dispatch helpers
+def _operands(op: str, a, b):
+    """Apply PyTorch's type promotion to a binary op's operands; returns (a, b) ready for apply."""
+    ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+    if ta and tb:
+        da, db = a._data.dtype, b._data.dtype
+        if da != db:
+            dt = B.result_type(a.dtype, a._data.ndim, b.dtype, b._data.ndim)
+            if a._data.dtype != dt.np:
+                a = cast(a, dt)
+            if b._data.dtype != dt.np:
+                b = cast(b, dt)
+        return a, b
+    if ta:
+        dt = B.promote_scalar(a.dtype, b)
+        if a._data.dtype != dt.np:
+            a = cast(a, dt)
+        return a, b
+    if tb:
+        dt = B.promote_scalar(b.dtype, a)
+        if b._data.dtype != dt.np:
+            b = cast(b, dt)
+        return a, b
+    raise TypeError(f"{op}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
+
+
+def _binary(cls, op: str, a, b):
+    if not isinstance(a, Tensor) and not isinstance(a, (int, float, bool)):
+        a = _coerce(a)
+    if not isinstance(b, Tensor) and not isinstance(b, (int, float, bool)):
+        b = _coerce(b)
+    a, b = _operands(op, a, b)
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        sa, sb = a._data.shape, b._data.shape
+        if sa != sb:
+            broadcast_shape(op, sa, sb)
+    return cls.apply(a, b)
+
+
+def _coerce(x):
+    from ..creation import tensor
+    if hasattr(x, "dtype") and hasattr(x, "shape"):  # numpy arrays and scalars
+        return tensor(x)
+    raise TypeError(f"expected a Tensor or a Python number, got {type(x).__name__}")
+
+
+def cast(x: Tensor, dt) -> Tensor:
+    """``x`` converted to dtype ``dt`` (differentiable between floating types)."""
+    dt = B.to_dtype(dt)
+    return Cast.apply(x, dt.np)
+
+
+def add(a, b, *, alpha=1) -> Tensor:
+    """a + alpha * b with broadcasting."""
+    return _binary(Add, "add", a, b if alpha == 1 else mul(b, alpha))
+
+
+def sub(a, b, *, alpha=1) -> Tensor:
+    return _binary(Sub, "sub", a, b if alpha == 1 else mul(b, alpha))
+
+
+def mul(a, b) -> Tensor:
+    return _binary(Mul, "mul", a, b)
+
+
+def div(a, b, *, rounding_mode=None) -> Tensor:
+    """True division; integer inputs give a float result, as in PyTorch."""
+    if rounding_mode == "floor":
+        return floor_divide(a, b)
+    if rounding_mode == "trunc":
+        return trunc(div(a, b))
+    a = _to_float(a)
+    b = _to_float(b)
+    return _binary(Div, "div", a, b)
+
+
+def _to_float(x):
+    if isinstance(x, Tensor) and x._data.dtype.kind != "f":
+        return cast(x, B.get_default_dtype())
+    if isinstance(x, int) and not isinstance(x, bool):
+        return float(x)
+    return x
+
+
+def pow(a, b) -> Tensor:
+    """a ** b. d/da = b a^(b-1); d/db = a^b log a, taken as 0 where a == 0 and b >= 0."""
+    if isinstance(b, int) and isinstance(a, Tensor) and a._data.dtype.kind in "iu" and b < 0:
+        raise RuntimeError("pow: integers to negative integer powers are not allowed")
+    return _binary(Pow, "pow", a, b)
+
+
+def maximum(a, b) -> Tensor:
+    """Elementwise maximum; at ties each input receives half the gradient."""
+    return _binary(Maximum, "maximum", a, b)
+
+
+def minimum(a, b) -> Tensor:
+    return _binary(Minimum, "minimum", a, b)
+
+
+def where(condition, a, b) -> Tensor:
+    """``a`` where ``condition`` is true, else ``b`` (broadcasting all three)."""
+    cond = condition._data if isinstance(condition, Tensor) else xp.asarray(condition)
+    if cond.dtype != bool:
+        raise TypeError(f"where: condition must be a bool tensor, got {cond.dtype}")
+    a, b = _operands("where", a, b)
+    shapes = [cond.shape] + [x._data.shape for x in (a, b) if isinstance(x, Tensor)]
+    broadcast_shape("where", *shapes)
+    return Where.apply(cond, a, b)
+
+
+def neg(x: Tensor) -> Tensor:
+    return Neg.apply(x)
+
+
+def _float_unary(cls):
+    def op(x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            x = _coerce(x)
+        if x._data.dtype.kind != "f":
+            x = cast(x, B.get_default_dtype())
+        return cls.apply(x)
+
+    op.__name__ = cls.__name__.lower()
+    op.__doc__ = f"Elementwise {op.__name__}."
+    return op
+
+
+exp = _float_unary(Exp)
+log = _float_unary(Log)
+log1p = _float_unary(Log1p)
+sqrt = _float_unary(Sqrt)
+sin = _float_unary(Sin)
+cos = _float_unary(Cos)
+tanh = _float_unary(Tanh)
+sigmoid = _float_unary(Sigmoid)
+
+
+def abs(x: Tensor) -> Tensor:
+    return Abs.apply(x)
+
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0); the gradient at 0 is 0, as in PyTorch."""
+    return Relu.apply(x)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return LeakyRelu.apply(x, negative_slope)
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    return Elu.apply(x, alpha)
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return Gelu.apply(x, approximate)
+
+
+def clamp(x: Tensor, min=None, max=None) -> Tensor:
+    """Limit values to [min, max]; the gradient passes where min <= x <= max."""
+    if min is None and max is None:
+        raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
+    lo = min._data if isinstance(min, Tensor) else min
+    hi = max._data if isinstance(max, Tensor) else max
+    if x._data.dtype.kind != "f" and (isinstance(lo, float) or isinstance(hi, float)):
+        x = cast(x, B.get_default_dtype())
+    return Clamp.apply(x, lo, hi)
+
+
+def clone(x: Tensor) -> Tensor:
+    return Clone.apply(x)
+
+
+def square(x: Tensor) -> Tensor:
+    return mul(x, x)
+
+
+def rsqrt(x: Tensor) -> Tensor:
+    return div(1.0, sqrt(x))
+
+
+def reciprocal(x: Tensor) -> Tensor:
+    return div(1.0, x)
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > ``threshold`` (as PyTorch)."""
+    bx = mul(x, beta)
+    soft = div(add(relu(bx), log1p(exp(neg(abs(bx))))), beta)
+    return where(bx._data > threshold, x, soft)
+
+
+class _Rounding(Function):
+    """floor/ceil/round/trunc: piecewise constant, so the gradient is zero (as in PyTorch)."""
+
+    saves_inputs = False
+    fn = None
+
+    def forward(self, a):
+        return type(self).fn(a)
+
+    def backward(self, g):
+        return xp.zeros_like(g)
+
+
+class Floor(_Rounding):
+    fn = staticmethod(xp.floor)
+
+
+class Ceil(_Rounding):
+    fn = staticmethod(xp.ceil)
+
+
+class Round(_Rounding):
+    fn = staticmethod(xp.round)  # round half to even, like PyTorch
+
+
+class Trunc(_Rounding):
+    fn = staticmethod(xp.trunc)
+
+
+def _rounding(cls):
+    def op(x: Tensor) -> Tensor:
+        return cls.apply(x) if x._data.dtype.kind == "f" else clone(x)
+
+    op.__name__ = cls.__name__.lower()
+    return op
+
+
+floor = _rounding(Floor)
+ceil = _rounding(Ceil)
+round = _rounding(Round)
+trunc = _rounding(Trunc)
+
+
+# ---------------------------------------------------------------------------- no-grad elementwise
+def _nograd_binary(fn, name):
+    def op(a, b) -> Tensor:
+        a, b = _operands(name, a if isinstance(a, Tensor) or isinstance(a, (int, float, bool)) else _coerce(a),
+                         b if isinstance(b, Tensor) or isinstance(b, (int, float, bool)) else _coerce(b))
+        av = a._data if isinstance(a, Tensor) else a
+        bv = b._data if isinstance(b, Tensor) else b
+        try:
+            return Tensor._make(xp.asarray(fn(av, bv)))
+        except ValueError:
+            broadcast_shape(name, xp.shape(av), xp.shape(bv))
+            raise
+
+    op.__name__ = name
+    return op
+
+
+eq = _nograd_binary(xp.equal, "eq")
+ne = _nograd_binary(xp.not_equal, "ne")
+lt = _nograd_binary(xp.less, "lt")
+le = _nograd_binary(xp.less_equal, "le")
+gt = _nograd_binary(xp.greater, "gt")
+ge = _nograd_binary(xp.greater_equal, "ge")
+bitwise_and = _nograd_binary(xp.bitwise_and, "bitwise_and")
+bitwise_or = _nograd_binary(xp.bitwise_or, "bitwise_or")
+bitwise_xor = _nograd_binary(xp.bitwise_xor, "bitwise_xor")
+logical_and = _nograd_binary(xp.logical_and, "logical_and")
+logical_or = _nograd_binary(xp.logical_or, "logical_or")
+floor_divide = _nograd_binary(xp.floor_divide, "floor_divide")
+remainder = _nograd_binary(xp.remainder, "remainder")
+
+
+def logical_not(x: Tensor) -> Tensor:
+    return Tensor._make(xp.logical_not(x._data))
+
+
+def bitwise_not(x: Tensor) -> Tensor:
+    return Tensor._make(xp.invert(x._data))
+
+
+def isnan(x: Tensor) -> Tensor:
+    return Tensor._make(xp.isnan(x._data))
+
+
+def isinf(x: Tensor) -> Tensor:
+    return Tensor._make(xp.isinf(x._data))
+
+
+def isfinite(x: Tensor) -> Tensor:
+    return Tensor._make(xp.isfinite(x._data))
+
+
+def sign(x: Tensor) -> Tensor:
+    return Tensor._make(xp.sign(x._data))
+
+
+def eq_all(a: Tensor, b: Tensor) -> bool:
+    """``torch.equal``: same shape and all elements equal."""
+    return a._data.shape == b._data.shape and bool((a._data == b._data).all())
+
+
+def allclose(a: Tensor, b: Tensor, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
+    return bool(xp.allclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def isclose(a: Tensor, b: Tensor, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> Tensor:
+    return Tensor._make(xp.isclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))

@@ -1,0 +1,4 @@
+"""(being written) pool primitives and their functional forms."""
+from __future__ import annotations
+
+__all__: list[str] = []
