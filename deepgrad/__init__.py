@@ -90,3 +90,5 @@ class _Cuda:
 
 cuda = _Cuda()
 from . import nn  # noqa: E402,F401
+from .io import save, load  # noqa: E402,F401
+from . import optim  # noqa: E402,F401

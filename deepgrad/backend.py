@@ -105,15 +105,15 @@ def to_dtype(d) -> dtype:
 
 def result_type(a: dtype, a_dim: int, b: dtype, b_dim: int) -> dtype:
     """PyTorch's promotion for two tensors: a 0-d tensor only decides the result when it belongs to a
-    higher category (bool < integer < floating) than the dimensioned one."""
+    higher category (bool < integer < floating) than the dimensioned one; otherwise the higher
+    category wins, and within one category the wider type (uint8 with int8 gives int16)."""
     if a is b:
         return a
     if (a_dim == 0) != (b_dim == 0):
         zero, dimmed = (a, b) if a_dim == 0 else (b, a)
-        if zero._category <= dimmed._category:
-            return dimmed
-        if dimmed._category == 0 and zero._category == 1:
-            return zero
+        return zero if zero._category > dimmed._category else dimmed
+    if a._category != b._category:
+        return a if a._category > b._category else b
     return _BY_NP[xp.promote_types(a.np, b.np)]
 
 

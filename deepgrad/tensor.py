@@ -68,8 +68,12 @@ class Tensor:
         x.grad  # tensor([2., 4., 6.])
     """
 
-    __slots__ = ("_data", "_requires_grad", "grad", "_ctx", "_version", "_base", "_hooks",
-                 "__weakref__")
+    # _version: a one-element list shared by a tensor and all its views, bumped by in-place ops.
+    # _base: the tensor whose memory a view shares (None for a tensor owning its memory).
+    # _view_version: for a view made in grad mode, the version its graph node was made at; once the
+    # memory changes in place, the node is remade before the view is used again (autograd.function).
+    __slots__ = ("_data", "_requires_grad", "grad", "_ctx", "_version", "_base", "_view_version",
+                 "_hooks", "__weakref__")
     __array_priority__ = 1000  # numpy scalars defer to Tensor operators
 
     def __init__(self, *args, dtype=None, device=None, requires_grad: bool = False):
@@ -93,6 +97,7 @@ class Tensor:
         t._ctx = None
         t._version = [0]
         t._base = None
+        t._view_version = None
         t._hooks = None
 
     @classmethod
@@ -104,6 +109,7 @@ class Tensor:
         t._ctx = None
         t._version = [0]
         t._base = None
+        t._view_version = None
         t._hooks = None
         return t
 

@@ -95,7 +95,8 @@ def run_backward(roots, root_grads, retain_graph: bool = False, capture=None):
     captured = {id(node_of(t)): None for t in capture} if capture is not None else None
     handed_out = set()
     order = _topological_order(root_nodes)
-    with grad_mode.no_grad():
+    # gradients at domain edges are inf/nan silently, as in PyTorch (the NaN policy in ops/elementwise)
+    with grad_mode.no_grad(), xp.errstate(divide="ignore", invalid="ignore", over="ignore"):
         for node in reversed(order):
             g = grads.pop(id(node), None)
             if g is None:

@@ -20,7 +20,9 @@ class Function:
 
     Class flags a subclass may set:
     - ``saves_inputs``: backward reads the inputs' values, so modifying an input in place before
-      backward is an error (checked with version counters). Default True.
+      backward is an error (checked with version counters). Default True. A tuple gives one rule
+      per input: True (always read), False (never), or the index j of the input whose gradient
+      needs it (``a * b``: a is read only for b's gradient, so Mul has ``(1, 0)``).
     - ``saves_output``: backward reads the output's value (exp, tanh, sigmoid...).
     - ``is_view``: the output shares memory with the first input (reshape, transpose, basic slicing),
       so both share one version counter.
@@ -45,28 +47,43 @@ class Function:
         if type(out) is not ndarray:
             out = xp.asarray(out)
         result = Tensor._make(out)
+        recording = grad_mode.state.enabled
         if cls.is_view and ctx.is_view:
             base = args[0]
             result._version = base._version
             result._base = base._base if base._base is not None else base
-        if grad_mode.state.enabled and out.dtype.kind == "f":
+            if recording:
+                result._view_version = base._version[0]
+        if recording and out.dtype.kind == "f":
             # graph edges point at the node that produced each input (its Function, or the leaf
             # tensor itself), so a later in-place change of an input cannot rewire this node
-            edges = tuple((a._ctx if a._ctx is not None else a)
-                          if isinstance(a, Tensor) and a._requires_grad else None for a in args)
-            for e in edges:
-                if e is not None:
-                    break
-            else:
+            edges = []
+            any_edge = False
+            for a in args:
+                if isinstance(a, Tensor):
+                    if a._view_version is not None and a._view_version != a._version[0]:
+                        refresh_view(a)
+                    if a._requires_grad:
+                        edges.append(a._ctx if a._ctx is not None else a)
+                        any_edge = True
+                        continue
+                edges.append(None)
+            if not any_edge:
                 return result
             ctx.inputs = edges
-            ctx.needs_input_grad = tuple(e is not None for e in edges)
-            ctx.input_meta = tuple((a._data.shape, a._data.dtype) if e is not None else None
-                                   for a, e in zip(args, edges))
-            versions = []
-            if cls.saves_inputs:
+            ctx.needs_input_grad = [e is not None for e in edges]
+            ctx.input_meta = [(a._data.shape, a._data.dtype) if e is not None else None
+                              for a, e in zip(args, edges)]
+            saves = cls.saves_inputs
+            if saves is True:
                 versions = [(a._data.shape, a._version, a._version[0]) for a in args
                             if isinstance(a, Tensor)]
+            elif saves:
+                versions = [(a._data.shape, a._version, a._version[0]) for a, rule in zip(args, saves)
+                            if isinstance(a, Tensor) and (rule is True or (
+                                rule is not False and edges[rule] is not None))]
+            else:
+                versions = []
             if cls.saves_output:
                 versions.append((out.shape, result._version, 0))
             ctx._versions = versions
@@ -80,6 +97,15 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
+
+
+def refresh_view(view) -> None:
+    """Remake the graph node of a view whose memory was modified in place since the node was made
+    (through its base or another view), so its gradient flows to the base's current history."""
+    from ..ops.index import view_of_base
+    fresh = view_of_base(view)
+    view._ctx, view._requires_grad = fresh._ctx, fresh._requires_grad
+    view._view_version = view._version[0]
 
 
 from ..tensor import Tensor  # noqa: E402  (Tensor imports this module's users lazily)

@@ -1,24 +1,41 @@
-"""``Parameter``: a leaf tensor that a Module registers as learnable."""
+"""``Parameter`` (a leaf tensor that a Module registers as learnable) and ``Buffer`` (a tensor that
+registers as module state)."""
 from __future__ import annotations
 
 from ..tensor import Tensor
 
 
+def _array_of(data, what: str):
+    """The array of a tensor (shared, as PyTorch's Parameter shares storage), or of array-like data
+    with deepgrad.tensor's dtype inference."""
+    if isinstance(data, Tensor):
+        return data._data
+    from ..creation import tensor
+    try:
+        return tensor(data)._data
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{what}: expected a tensor or array-like data, got {type(data).__name__} ({e})") from None
+
+
 class Parameter(Tensor):
-    """A tensor that is a module's learnable parameter (requires grad by default).
+    """A tensor that is a module's learnable parameter (requires grad by default). It shares memory
+    with ``data`` and is always a leaf.
 
     Assigning one as a Module attribute registers it, so it appears in ``parameters()`` and
     ``state_dict()``.
+
+    Example::
+
+        self.scale = nn.Parameter(deepgrad.ones(dim))
     """
 
     __slots__ = ()
 
-    def __init__(self, data: Tensor | None = None, requires_grad: bool = True):
+    def __init__(self, data=None, requires_grad: bool = True):
         if data is None:
             from ..creation import empty
             data = empty(0)
-        arr = data._data if isinstance(data, Tensor) else Tensor(data)._data
-        Tensor._init(self, arr)
+        Tensor._init(self, _array_of(data, "Parameter"))
         if requires_grad:
             self.requires_grad_(True)
 
@@ -30,10 +47,12 @@ class Parameter(Tensor):
 
 
 class Buffer(Tensor):
-    """Marks a tensor to register as a buffer when assigned to a Module attribute."""
+    """Marks a tensor to register as a buffer when assigned to a Module attribute
+    (``self.running_mean = nn.Buffer(deepgrad.zeros(3))``); ``persistent=False`` keeps it out of
+    ``state_dict``. The module stores a plain tensor sharing its memory."""
 
     __slots__ = ("persistent",)
 
-    def __init__(self, data: Tensor, persistent: bool = True):
-        Tensor._init(self, data._data)
+    def __init__(self, data, persistent: bool = True):
+        Tensor._init(self, _array_of(data, "Buffer"))
         self.persistent = persistent

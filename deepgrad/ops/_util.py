@@ -6,6 +6,11 @@ from ..backend import xp
 from ..tensor import Tensor, _norm_dim
 
 
+# Decorates forwards at a domain edge (log, sqrt, div, pow...): nan/inf come out silently, as in
+# PyTorch, instead of NumPy's RuntimeWarning (see the NaN policy in ops/elementwise.py).
+ieee = xp.errstate(divide="ignore", invalid="ignore", over="ignore")
+
+
 def as_tensor_arg(x, like: Tensor | None = None) -> Tensor:
     """A Tensor for ``x``; Python numbers take ``like``'s dtype under the promotion rules."""
     if isinstance(x, Tensor):
@@ -22,8 +27,13 @@ def norm_dim(dim: int, ndim: int, op: str) -> int:
 
 
 def norm_dims(dim, ndim: int, op: str) -> tuple | None:
-    """``dim`` (None, int, or sequence) as a sorted tuple of non-negative axes, or None for all."""
+    """``dim`` (None, int, or sequence) as a sorted tuple of non-negative axes, or None for all.
+    A 0-d tensor accepts dim 0 and -1 (as PyTorch), meaning its one element."""
     if dim is None:
+        return None
+    if ndim == 0:
+        for d in dim if isinstance(dim, (list, tuple)) else (dim,):
+            _norm_dim(d, 0, op)
         return None
     if isinstance(dim, (list, tuple)):
         if len(dim) == 0:

@@ -1,11 +1,20 @@
-"""Elementwise primitives: arithmetic, unary maths, activations, comparisons, where."""
+"""Elementwise primitives: arithmetic, unary maths, activations, comparisons, where.
+
+NaN policy: values and gradients follow IEEE-754 exactly as PyTorch does. An input outside an op's
+domain gives nan or inf (``log(-1)`` is nan, ``log(0)`` is -inf, ``1 / 0`` is inf), and a gradient at
+a domain edge is what its formula gives (``sqrt`` at 0 has gradient inf). Nothing is clamped, replaced
+or hidden, and no exception or warning is raised: NaN propagates so ``isnan``/``isfinite`` checks
+downstream see it. The only exceptions are documented choices PyTorch makes too (``relu``/``abs``
+gradient 0 at 0; ``pow``'s exponent gradient 0 where the base is 0 and the exponent >= 0). Where
+PyTorch's gradient at a nan input is 0 (``abs``), deepgrad's is nan.
+"""
 from __future__ import annotations
 
 from .. import backend as B
 from ..backend import xp
 from ..autograd.function import Function
 from ..tensor import Tensor
-from ._util import broadcast_shape
+from ._util import broadcast_shape, ieee
 
 
 # ---------------------------------------------------------------------------- binary arithmetic
@@ -30,6 +39,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    saves_inputs = (1, 0)
+
     def forward(self, a, b):
         self.a, self.b = a, b
         return a * b
@@ -41,6 +52,9 @@ class Mul(Function):
 
 
 class Div(Function):
+    saves_inputs = (1, True)
+
+    @ieee
     def forward(self, a, b):
         self.a, self.b = a, b
         return a / b
@@ -54,6 +68,7 @@ class Div(Function):
 class Pow(Function):
     saves_output = True
 
+    @ieee
     def forward(self, a, b):
         self.a, self.b = a, b
         self.out = a ** b
@@ -68,8 +83,7 @@ class Pow(Function):
             else:
                 ga = g * xp.where(b == 0, 0, b * a ** (b - 1))
         if self.needs_input_grad[1]:
-            with xp.errstate(divide="ignore", invalid="ignore"):
-                gb = g * xp.where((a == 0) & (b >= 0), 0, self.out * xp.log(a))
+            gb = g * xp.where((a == 0) & (b >= 0), 0, self.out * xp.log(a))
         return ga, gb
 
 
@@ -128,6 +142,7 @@ class Exp(Function):
     saves_inputs = False
     saves_output = True
 
+    @ieee
     def forward(self, a):
         self.out = xp.exp(a)
         return self.out
@@ -137,6 +152,7 @@ class Exp(Function):
 
 
 class Log(Function):
+    @ieee
     def forward(self, a):
         self.a = a
         return xp.log(a)
@@ -146,6 +162,7 @@ class Log(Function):
 
 
 class Log1p(Function):
+    @ieee
     def forward(self, a):
         self.a = a
         return xp.log1p(a)
@@ -158,6 +175,7 @@ class Sqrt(Function):
     saves_inputs = False
     saves_output = True
 
+    @ieee
     def forward(self, a):
         self.out = xp.sqrt(a)
         return self.out
@@ -228,7 +246,7 @@ class Relu(Function):
         return self.out
 
     def backward(self, g):
-        return g * (self.out > 0)
+        return g * (self.out != 0)  # out is 0, positive or nan: a nan input passes its gradient on
 
 
 class LeakyRelu(Function):
@@ -274,6 +292,9 @@ class Gelu(Function):
 
 
 class Clamp(Function):
+    """min(max(a, lo), hi); ``lo``/``hi`` are numbers, arrays (from tensors) or None. The gradient
+    goes to ``a`` where lo <= a <= hi, and to a tensor bound where it is the value taken."""
+
     def forward(self, a, lo, hi):
         self.a, self.lo, self.hi = a, lo, hi
         out = a
@@ -290,7 +311,9 @@ class Clamp(Function):
             mask = a >= lo
         if hi is not None:
             mask = mask & (a <= hi)
-        return g * mask, None, None
+        glo = g * (a < lo) if self.needs_input_grad[1] else None
+        ghi = g * (a > hi) if self.needs_input_grad[2] else None
+        return g * mask, glo, ghi
 
 
 class Cast(Function):
@@ -475,14 +498,21 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
 
 
 def clamp(x: Tensor, min=None, max=None) -> Tensor:
-    """Limit values to [min, max]; the gradient passes where min <= x <= max."""
+    """Limit values to [min, max] (numbers or broadcastable tensors); the gradient passes to ``x``
+    where min <= x <= max, and to a tensor bound where the bound is taken."""
     if min is None and max is None:
         raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
-    lo = min._data if isinstance(min, Tensor) else min
-    hi = max._data if isinstance(max, Tensor) else max
-    if x._data.dtype.kind != "f" and (isinstance(lo, float) or isinstance(hi, float)):
+    if x._data.dtype.kind != "f" and any(isinstance(v, float) or (isinstance(v, Tensor) and v.is_floating_point())
+                                         for v in (min, max)):
         x = cast(x, B.get_default_dtype())
-    return Clamp.apply(x, lo, hi)
+    bounds = []
+    for v in (min, max):
+        if isinstance(v, Tensor):
+            broadcast_shape("clamp", x._data.shape, v._data.shape)
+            if v._data.dtype != x._data.dtype:
+                v = cast(v, x.dtype)
+        bounds.append(v)
+    return Clamp.apply(x, *bounds)
 
 
 def clone(x: Tensor) -> Tensor:

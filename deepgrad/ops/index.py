@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import backend as B
 from ..backend import ndarray, xp
 from ..autograd import grad_mode
-from ..autograd.function import Function
+from ..autograd.function import Function, refresh_view
 from ..tensor import Tensor
 from . import elementwise as ew
 from ._util import norm_dim
@@ -125,6 +125,68 @@ class Scatter(Function):
         if self.needs_input_grad[3]:
             gs = xp.take_along_axis(g, self.idx, axis=self.dim)
         return ga, None, None, gs
+
+
+class TakeFlat(Function):
+    """``a.reshape(-1)[positions]``: a view rebuilt from its base's flat element positions."""
+
+    saves_inputs = False
+
+    def forward(self, a, positions):
+        self.shape, self.positions = a.shape, positions
+        return a.reshape(-1)[positions]
+
+    def backward(self, g):
+        out = xp.zeros(self.shape, dtype=g.dtype)
+        xp.add.at(out.reshape(-1), self.positions, g)  # an expanded view repeats positions
+        return out, None
+
+
+class ViewScatter(Function):
+    """``base`` with the elements at flat ``positions`` replaced by ``value``: the new base after an
+    in-place operation on one of its views."""
+
+    saves_inputs = False
+
+    def forward(self, base, value, positions):
+        self.positions = positions
+        out = base.copy()
+        out.reshape(-1)[positions] = value
+        return out
+
+    def backward(self, g):
+        gb = gv = None
+        if self.needs_input_grad[0]:
+            gb = g.copy()
+            gb.reshape(-1)[self.positions] = 0
+        if self.needs_input_grad[1]:
+            gv = g.reshape(-1)[self.positions]
+        return gb, gv, None
+
+
+def _view_positions(view: Tensor) -> ndarray:
+    """The flat positions in its base of each element of ``view`` (same shape as the view), read off
+    the view's memory offset and strides."""
+    base = view._base._data
+    arr = view._data
+    if not base.flags.c_contiguous or not xp.may_share_memory(arr, base):
+        raise RuntimeError(
+            f"in-place operation on a view of shape {tuple(arr.shape)} whose base (shape "
+            f"{tuple(base.shape)}) is not a contiguous tensor sharing its memory; clone() the view or "
+            f"the base first")
+    item = base.itemsize
+    offset = (arr.__array_interface__["data"][0] - base.__array_interface__["data"][0]) // item
+    positions = xp.full(arr.shape, offset, dtype=xp.int64)
+    for axis, (n, stride) in enumerate(zip(arr.shape, arr.strides)):
+        shape = [1] * arr.ndim
+        shape[axis] = n
+        positions += (xp.arange(n, dtype=xp.int64) * (stride // item)).reshape(shape)
+    return positions
+
+
+def view_of_base(view: Tensor) -> Tensor:
+    """A tensor equal to ``view`` whose graph node reads it from its base's current history."""
+    return TakeFlat.apply(view._base, _view_positions(view))
 
 
 def getitem(x: Tensor, index) -> Tensor:
@@ -288,43 +350,61 @@ def _check_castable(dt, x: Tensor, kind: str) -> None:
 
 def inplace(x: Tensor, kind: str, *args) -> Tensor:
     """Run in-place operation ``kind`` on ``x``. With autograd involved, the operation is recorded
-    like its out-of-place form and ``x`` becomes its result; saved values stay correct (version
-    counters catch any backward that would read the overwritten data)."""
+    like its out-of-place form and ``x`` becomes its result; when ``x`` is a view, its base becomes
+    the base with the view's elements replaced. Saved values stay correct: version counters catch
+    any backward that would read overwritten data, and views made before are re-linked to the new
+    history when next used."""
     if not x._data.flags.writeable:
         raise RuntimeError(f"{kind}_: this tensor is a read-only view (for example the result of "
                            f"expand()); clone() it before modifying it in place")
-    record = grad_mode.state.enabled and (
+    enabled = grad_mode.state.enabled
+    if enabled and x._view_version is not None and x._view_version != x._version[0]:
+        refresh_view(x)
+    record = enabled and (
         x._requires_grad or any(isinstance(a, Tensor) and a._requires_grad for a in args))
     if not record:
         _raw_inplace(x, kind, args)
         x._version[0] += 1
         return x
-    if x._ctx is None and x._requires_grad:
+    base = x._base if x._view_version is not None else None
+    leaf = base if base is not None else x
+    if leaf._ctx is None and leaf._requires_grad:
+        what = "a view of a leaf tensor" if base is not None else "a leaf tensor"
         raise RuntimeError(
-            f"a leaf tensor that requires grad is being used in an in-place operation ({kind}_). "
+            f"{what} that requires grad is being used in an in-place operation ({kind}_). "
             f"Wrap parameter updates in `with deepgrad.no_grad():`, or use an out-of-place op")
-    if x._base is not None and (x._requires_grad or x._base._requires_grad):
-        raise RuntimeError(
-            f"{kind}_: in-place modification of a view of a tensor that requires grad is not "
-            f"supported; use an out-of-place operation (e.g. torch.cat or torch.where)")
     if x._data.dtype.kind != "f":
         raise RuntimeError(f"{kind}_: cannot record a gradient into a tensor of dtype {x.dtype}")
     old = Tensor._make(x._data if kind in _INPUT_NOT_SAVED else x._data.copy())
     old._ctx, old._requires_grad = x._ctx, x._requires_grad
-    if kind == "fill":
-        res = _fill(old, args[0])
-    elif kind == "copy":
-        res = _copy(old, args[0])
-    elif kind == "setitem":
-        res = _index_put(old, args[0], args[1])
-    else:
-        if kind in ("add", "sub", "mul", "div", "pow"):
-            _check_castable(_result_dtype(x, args[0], kind), x, kind)
-        res = _OUT_OF_PLACE[kind](old, *args)
-        if res._data.dtype != x._data.dtype:
-            res = ew.cast(res, x.dtype)
-    xp.copyto(x._data, xp.broadcast_to(res._data, x._data.shape))
+    res = _out_of_place(old, kind, args)
+    if res._data.shape != x._data.shape:
+        raise RuntimeError(f"{kind}_: the result's shape {tuple(res._data.shape)} does not match the "
+                           f"shape {tuple(x._data.shape)} of the tensor modified in place")
+    if base is not None:
+        positions = _view_positions(x)
+        current = Tensor._make(base._data)
+        current._ctx, current._requires_grad = base._ctx, base._requires_grad
+        new_base = ViewScatter.apply(current, res, positions)
+        base._ctx, base._requires_grad = new_base._ctx, True
+    xp.copyto(x._data, res._data)
     x._version[0] += 1
     x._ctx = res._ctx
     x._requires_grad = res._requires_grad
+    if base is not None:
+        x._view_version = x._version[0]
     return x
+
+
+def _out_of_place(old: Tensor, kind: str, args) -> Tensor:
+    """The recorded, out-of-place form of in-place operation ``kind`` applied to ``old``."""
+    if kind == "fill":
+        return _fill(old, args[0])
+    if kind == "copy":
+        return _copy(old, args[0])
+    if kind == "setitem":
+        return _index_put(old, args[0], args[1])
+    if kind in ("add", "sub", "mul", "div", "pow"):
+        _check_castable(_result_dtype(old, args[0], kind), old, kind)
+    res = _OUT_OF_PLACE[kind](old, *args)
+    return ew.cast(res, old.dtype) if res._data.dtype != old._data.dtype else res

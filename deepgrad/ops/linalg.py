@@ -9,6 +9,8 @@ from .elementwise import cast
 
 
 class MatMul(Function):
+    saves_inputs = (1, 0)
+
     def forward(self, a, b):
         self.a, self.b = a, b
         return xp.matmul(a, b)
@@ -39,6 +41,8 @@ class MatMul(Function):
 
 class Linear(Function):
     """y = x W^T + b for x of shape (..., in), fused so one layer is one graph node."""
+
+    saves_inputs = (1, 0, False)
 
     def forward(self, x, w, b):
         self.x, self.w = x, w

@@ -1,12 +1,14 @@
 """Reductions: sum, mean, var/std, max/min (with indices), amax/amin, logsumexp, argmax, norm."""
 from __future__ import annotations
 
+import warnings
+
 from .. import backend as B
 from ..backend import xp
 from ..autograd.function import Function
 from ..tensor import MinMax, Tensor
-from ._util import norm_dim, norm_dims
-from .elementwise import cast, div, mul, sqrt, sub
+from ._util import ieee, norm_dim, norm_dims
+from .elementwise import cast, mul, sqrt
 
 
 def _expand_back(g, shape, axes, keepdim):
@@ -45,6 +47,24 @@ class Mean(Function):
         return xp.broadcast_to(g, self.shape), None, None
 
 
+class Var(Function):
+    """sum((a - mean)^2) / (N - correction), with denominator max(N - correction, 0) as PyTorch."""
+
+    saves_inputs = False
+
+    @ieee
+    def forward(self, a, axes, keepdim, correction):
+        self.shape, self.axes, self.keepdim = a.shape, axes, keepdim
+        n = a.size if axes is None else _count(a.shape, axes)
+        self.centred = a - a.mean(axis=axes, keepdims=True) if n else a
+        self.denom = a.dtype.type(n - correction if n > correction else 0)
+        return (self.centred * self.centred).sum(axis=axes, keepdims=keepdim) / self.denom
+
+    def backward(self, g):
+        g = _expand_back(g, self.shape, self.axes, self.keepdim)
+        return g * (2 / self.denom) * self.centred, None, None, None
+
+
 def _count(shape, axes):
     n = 1
     for ax in axes:
@@ -58,9 +78,9 @@ class AMax(Function):
     saves_output = True
 
     def forward(self, a, axes, keepdim, largest):
-        if a.size == 0:
-            raise RuntimeError("max/min of an empty tensor: the operation has no identity; "
-                               "pass dim= over a non-empty dimension")
+        if a.size == 0 and (axes is None or 0 in [a.shape[ax] for ax in axes]):
+            raise RuntimeError(f"max/min: cannot reduce over an empty dimension of a tensor of shape "
+                               f"{a.shape}: the operation has no identity")
         self.a, self.axes, self.keepdim = a, axes, keepdim
         self.out = (a.max if largest else a.min)(axis=axes, keepdims=True)
         return self.out if keepdim else (self.out.reshape(()) if axes is None else
@@ -94,6 +114,7 @@ class MaxDim(Function):
 class LogSumExp(Function):
     saves_output = True
 
+    @ieee
     def forward(self, a, axes, keepdim):
         m = a.max(axis=axes, keepdims=True) if a.size else xp.zeros((1,) * a.ndim, a.dtype)
         m = xp.where(xp.isfinite(m), m, 0)
@@ -139,19 +160,22 @@ def mean(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
 def var(x: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
         correction=None) -> Tensor:
     """Variance: sum((x - mean)^2) / (N - correction). ``unbiased=True`` means correction 1
-    (the default, as in PyTorch); ``unbiased=False`` means correction 0."""
+    (the default, as in PyTorch); ``unbiased=False`` means correction 0. With N <= correction the
+    result is inf or nan, with a warning, as in PyTorch."""
     if isinstance(unbiased, (int, tuple, list)) and not isinstance(unbiased, bool) and dim is None:
         dim, unbiased = unbiased, None  # var(x, 0) passes dim positionally in old PyTorch code
     if correction is None:
         correction = 0 if unbiased is False else 1
     elif unbiased is not None:
         raise RuntimeError("var/std: pass either unbiased or correction, not both")
+    if x._data.dtype.kind != "f":
+        raise RuntimeError(f"var/std: expected a floating tensor, got {x.dtype}")
     axes = _axes(x, dim, "var")
     n = x._data.size if axes is None else _count(x._data.shape, axes)
-    centred = sub(x, mean(x, axes, keepdim=True))
-    total = sum(mul(centred, centred), axes, keepdim)
-    denom = n - correction
-    return div(total, denom if denom > 0 else 0.0)
+    if n - correction <= 0 and x._data.size:
+        warnings.warn("var/std: degrees of freedom is <= 0 (the correction is not smaller than the "
+                      f"number of reduced elements, {n}); the result is inf or nan", stacklevel=2)
+    return Var.apply(x, axes, keepdim, correction)
 
 
 def std(x: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
@@ -167,6 +191,9 @@ def _max_min(x: Tensor, dim, keepdim, largest: bool, name: str):
     if dim is None:
         return AMax.apply(x, None, False, largest)
     d = norm_dim(dim, x._data.ndim, name)
+    if x._data.ndim == 0:  # dim 0 or -1 of a 0-d tensor: the value itself, at index 0
+        from .shape import reshape
+        return _max_min(reshape(x, 1), 0, False, largest, name)
     if x._data.shape[d] == 0:
         raise IndexError(f"{name}(): cannot reduce over dimension {dim} of size 0")
     idx = (xp.argmax if largest else xp.argmin)(x._data, axis=d, keepdims=True)
@@ -201,21 +228,28 @@ def logsumexp(x: Tensor, dim, keepdim: bool = False) -> Tensor:
     return LogSumExp.apply(x, _axes(x, dim, "logsumexp"), keepdim)
 
 
+def _arg_extreme(x: Tensor, dim, keepdim: bool, fn, name: str) -> Tensor:
+    if dim is None or x._data.ndim == 0:
+        if dim is not None:
+            norm_dim(dim, 0, name)
+        if x._data.size == 0:
+            raise RuntimeError(f"{name}(): expected a non-empty tensor when reducing over all elements")
+        out = xp.asarray(fn(x._data), dtype=xp.int64)
+        return Tensor._make(out.reshape((1,) * x._data.ndim if keepdim else ()))
+    d = norm_dim(dim, x._data.ndim, name)
+    if x._data.shape[d] == 0:
+        raise IndexError(f"{name}(): cannot reduce over dimension {dim} of size 0")
+    return Tensor._make(fn(x._data, axis=d, keepdims=keepdim).astype(xp.int64, copy=False))
+
+
 def argmax(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Index of the largest value (the first at ties), over the flattened tensor if dim is None."""
-    if dim is None:
-        out = xp.argmax(x._data)
-        return Tensor._make(xp.asarray(out, dtype=xp.int64).reshape((1,) * x.ndim if keepdim else ()))
-    d = norm_dim(dim, x._data.ndim, "argmax")
-    return Tensor._make(xp.argmax(x._data, axis=d, keepdims=keepdim).astype(xp.int64, copy=False))
+    return _arg_extreme(x, dim, keepdim, xp.argmax, "argmax")
 
 
 def argmin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    if dim is None:
-        out = xp.argmin(x._data)
-        return Tensor._make(xp.asarray(out, dtype=xp.int64).reshape((1,) * x.ndim if keepdim else ()))
-    d = norm_dim(dim, x._data.ndim, "argmin")
-    return Tensor._make(xp.argmin(x._data, axis=d, keepdims=keepdim).astype(xp.int64, copy=False))
+    """Index of the smallest value (the first at ties), over the flattened tensor if dim is None."""
+    return _arg_extreme(x, dim, keepdim, xp.argmin, "argmin")
 
 
 def norm(x: Tensor, p=2, dim=None, keepdim: bool = False) -> Tensor:
