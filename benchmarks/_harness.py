@@ -80,19 +80,18 @@ class Case:
     requires: tuple = field(default_factory=tuple)
 
 
-def missing_feature_name(dotted: str) -> str | None:
-    """``deepgrad.<dotted>`` if that attribute does not exist (yet), else None."""
+def _missing(dotted: str) -> bool:
     module_path, _, attr = dotted.rpartition(".")
     try:
         module = importlib.import_module(f"deepgrad.{module_path}" if module_path else "deepgrad")
     except ImportError:
-        return f"deepgrad.{dotted}"
-    return None if hasattr(module, attr) else f"deepgrad.{dotted}"
+        return True
+    return not hasattr(module, attr)
 
 
 def missing_feature(case: Case) -> str | None:
-    """The first deepgrad attribute ``case`` needs that does not exist yet, or None."""
-    return next((m for m in map(missing_feature_name, case.requires) if m), None)
+    """The first deepgrad attribute ``case`` needs that does not exist yet (``deepgrad.nn.LSTM``), or None."""
+    return next((f"deepgrad.{dotted}" for dotted in case.requires if _missing(dotted)), None)
 
 
 def torch_copy(dg_model, torch_model):
@@ -115,32 +114,6 @@ def data_for(lib: str, *tensors):
 def value_of(out) -> float:
     """A float summarising a step's result (the loss, or the sum of an output)."""
     return out.detach().sum().item()
-
-
-class MomentumSGD:
-    """PyTorch's SGD with momentum (buf = momentum * buf + grad; p -= lr * buf), written with public
-    tensor methods so it runs unchanged in both libraries; used until deepgrad.optim.SGD exists."""
-
-    def __init__(self, lib, params, lr: float, momentum: float):
-        self.lib, self.params, self.lr, self.momentum = lib, list(params), lr, momentum
-        self.bufs = [lib.zeros_like(p) for p in self.params]
-
-    def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = None
-
-    def step(self) -> None:
-        with self.lib.no_grad():
-            for p, buf in zip(self.params, self.bufs):
-                buf.mul_(self.momentum).add_(p.grad)
-                p.sub_(buf, alpha=self.lr)
-
-
-def sgd(lib, params, lr: float, momentum: float):
-    """``lib.optim.SGD`` for both libraries once deepgrad has it, else ``MomentumSGD`` for both."""
-    if missing_feature_name("optim.SGD") is None:
-        return lib.optim.SGD(params, lr=lr, momentum=momentum)
-    return MomentumSGD(lib, params, lr, momentum)
 
 
 def classifier_step(lib, model, optimizer, x, y) -> Step:
@@ -169,7 +142,7 @@ def classifier_builder(make_model: Callable, input_shape: tuple, classes: int = 
         steps = {}
         for lib in libs:
             model = dg_model if lib == "deepgrad" else torch_copy(dg_model, make_model(torch.nn))
-            optimizer = sgd(LIBS[lib], model.parameters(), lr=0.01, momentum=0.9)
+            optimizer = LIBS[lib].optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
             steps[lib] = classifier_step(LIBS[lib], model, optimizer, *data_for(lib, x, y))
         return steps
     return build

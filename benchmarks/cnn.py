@@ -10,7 +10,7 @@ time and peak memory. Run: ``python benchmarks/cnn.py [--quick] [--only cnn/vgg]
 """
 import _harness as H  # first: pins the thread pools before numpy loads
 
-REQUIRES = ("nn.Conv2d", "nn.MaxPool2d")
+REQUIRES = ("nn.Conv2d", "nn.MaxPool2d", "optim.SGD")
 
 
 def _lenet(nn):

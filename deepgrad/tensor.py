@@ -317,6 +317,7 @@ class Tensor:
         vector-Jacobian product.
         """
         _reject_create_graph(create_graph)
+        _refresh_if_stale(self)
         if not self._requires_grad:
             raise RuntimeError(
                 "element 0 of tensors does not require grad and does not have a grad_fn: nothing "
@@ -642,6 +643,12 @@ def _reject_create_graph(create_graph: bool) -> None:
             "functions run on raw arrays, so gradients are not themselves differentiable")
 
 
+def _refresh_if_stale(t: Tensor) -> None:
+    """A view whose memory changed in place since its graph node was made gets a fresh node."""
+    if t._view_version is not None and t._view_version != t._version[0]:
+        _refresh_view(t)
+
+
 def _root_gradient(t: Tensor, gradient):
     if gradient is None:
         if t._data.size != 1:
@@ -667,15 +674,23 @@ def _norm_dim(dim: int, ndim: int, op: str) -> int:
 
 def _to_array(data, dt: B.dtype | None):
     """Convert Python data (numbers, nested lists, arrays, tensors) to an array of dtype ``dt``.
-    With ``dt`` None the dtype is inferred like PyTorch: Python floats give the default dtype."""
+    With ``dt`` None the dtype is inferred like PyTorch: Python floats give the default dtype, ints
+    int64, bools bool; NumPy arrays and scalars keep their dtype."""
     if isinstance(data, Tensor):
         arr = data._data
-    elif isinstance(data, ndarray):
-        arr = data
+    elif isinstance(data, (ndarray, xp.generic)):
+        arr = xp.asarray(data)
     else:
         if isinstance(data, (list, tuple)) and data and _contains_tensor(data):
             data = _nested_to_arrays(data)
-        arr = xp.asarray(data)
+        try:
+            arr = xp.asarray(data)
+        except ValueError:
+            arr = xp.asarray(data, dtype=object) if isinstance(data, (list, tuple)) else None
+        if arr is None or arr.dtype == object:
+            raise TypeError(f"could not make a tensor from a {type(data).__name__} with ragged (unequal "
+                            f"length) or non-numeric elements; expected numbers or nested lists of equal "
+                            f"length")
         if dt is None:
             kind = arr.dtype.kind
             if kind == "f":
@@ -684,9 +699,6 @@ def _to_array(data, dt: B.dtype | None):
                 dt = B.int64
             elif kind == "b":
                 dt = B.bool_
-            elif arr.dtype == object:
-                raise TypeError(f"could not make a tensor from {type(data).__name__} with ragged or "
-                                f"non-numeric elements")
     if dt is None:
         B.from_numpy_dtype(arr.dtype)  # raises a clear error for unsupported dtypes
         return xp.array(arr, copy=True)
@@ -708,24 +720,52 @@ def _nested_to_arrays(data):
     return data
 
 
+def _summarized(arr, edge: int = 3):
+    """The entries a summarised print shows (``edge`` at each end of every long axis)."""
+    for axis, n in enumerate(arr.shape):
+        if n > 2 * edge:
+            arr = xp.concatenate([xp.take(arr, range(edge), axis), xp.take(arr, range(n - edge, n), axis)], axis)
+    return arr
+
+
+def _float_formatter(arr):
+    """PyTorch's print options: 4 decimals, scientific notation when the finite non-zero magnitudes
+    span more than 1000x or leave [1e-4, 1e8], integers as ``1.``; entries padded to one width."""
+    shown = (_summarized(arr) if arr.size > 1000 else arr).astype(xp.float64).reshape(-1)
+    finite = shown[xp.isfinite(shown)]
+    nonzero = finite[finite != 0]
+    magnitude = xp.abs(nonzero)
+    int_mode = bool((nonzero == xp.round(nonzero)).all())
+    if nonzero.size and (int_mode and magnitude.max() > 1e8 or not int_mode and (
+            magnitude.max() / magnitude.min() > 1000 or magnitude.max() > 1e8 or magnitude.min() < 1e-4)):
+        fmt = "{:.4e}"
+    else:
+        fmt = "{:.0f}." if int_mode else "{:.4f}"
+
+    def one(v) -> str:
+        return fmt.format(v) if xp.isfinite(v) else str(v)
+
+    if int_mode and fmt != "{:.4e}":  # PyTorch sizes integer columns by the non-zero finite values only
+        samples = [nonzero.min(), nonzero.max()] if nonzero.size else []
+    else:
+        samples = [finite.min(), finite.max()] if finite.size else []
+        samples += [v for v in (xp.nan, xp.inf, -xp.inf) if (shown == v).any() or (xp.isnan(v) and xp.isnan(
+            shown).any())]
+    width = max((len(one(v)) for v in samples), default=0)
+    return lambda v: one(v).rjust(width)
+
+
 def _format(t: Tensor) -> str:
     arr = t._data
     prefix = "tensor("
     if arr.size == 0:
         body = f"[], size={tuple(arr.shape)}" if arr.ndim > 1 else "[]"
     else:
-        fmt = None
-        if arr.dtype.kind == "f":
-            finite = arr[xp.isfinite(arr)]
-            if finite.size and not (finite == xp.round(finite)).all():
-                big = xp.abs(finite).max()
-                fmt = {"float_kind": (lambda v: f"{v:.4e}") if big >= 1e8 or big < 1e-4 else
-                       (lambda v: f"{v:.4f}")}
+        fmt = {"float_kind": _float_formatter(arr)} if arr.dtype.kind == "f" else None
         body = xp.array2string(arr, separator=", ", prefix=prefix, threshold=1000, edgeitems=3,
                                formatter=fmt)
     extras = []
-    default = {B.float32.np, B.int64.np, xp.dtype(bool)}
-    if arr.dtype not in default:
+    if arr.dtype not in (B.get_default_dtype().np, B.int64.np, xp.dtype(bool)):
         extras.append(f"dtype=deepgrad.{B.from_numpy_dtype(arr.dtype).name}")
     if t._ctx is not None:
         extras.append(f"grad_fn={t._ctx!r}")
@@ -736,3 +776,4 @@ def _format(t: Tensor) -> str:
 
 from . import ops as _ops  # noqa: E402  (ops import Tensor; bind after the class exists)
 from .autograd import engine as _engine  # noqa: E402
+from .autograd.function import refresh_view as _refresh_view  # noqa: E402

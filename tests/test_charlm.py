@@ -97,7 +97,7 @@ def test_beam_search_finds_the_exact_best_sequence():
         best_lp = _sequence_logprob(model, vocab, "a", brute)
     text, lp = beam_search(model, vocab, length, beam=3 ** (length - 1), prime="a")
     assert text == vocab.decode(brute)
-    assert math.isclose(lp, best_lp, rel_tol=1e-9, abs_tol=1e-9)
+    assert math.isclose(lp, best_lp, rel_tol=1e-6)  # float32 model run in a batch vs alone
 
 
 def test_beam_width_one_is_greedy():

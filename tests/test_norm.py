@@ -160,6 +160,8 @@ def test_batch_norm_errors():
         nn.BatchNorm1d(3)(dg.randn(1, 3))
     with pytest.raises(RuntimeError, match="running_mean and running_var must be given"):
         F.batch_norm(dg.randn(4, 3), None, None, training=False)
+    with pytest.raises(TypeError, match="batch_norm: expected a floating-point input, got deepgrad.int64"):
+        F.batch_norm(dg.tensor([[1, 2], [3, 4]]), None, None, training=True)
     with pytest.raises(RuntimeError, match=r"running_mean should have 3 elements .* got shape \(4,\)"):
         F.batch_norm(dg.randn(4, 3), dg.zeros(4), dg.ones(3), training=True)
 

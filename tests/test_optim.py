@@ -165,8 +165,9 @@ def test_zero_grad():
     w = dg.nn.Parameter(dg.tensor([1.0, 2.0]))
     opt = optim.SGD([w], lr=0.1)
     (w * 3).sum().backward()
+    grad = w.grad
     opt.zero_grad(set_to_none=False)
-    assert w.grad is not None and w.grad.tolist() == [0.0, 0.0]
+    assert w.grad is grad and w.grad.tolist() == [0.0, 0.0]
     opt.zero_grad()
     assert w.grad is None
 
@@ -213,6 +214,36 @@ def test_state_dict_resume_is_exact(name, kwargs):
     assert resumed_opt.param_groups[0]["lr"] == kwargs.get("lr", ref_opt.defaults["lr"])
     for _ in range(5):
         _train_step(resumed_opt, resumed, dx, dy)
+    for k in ref:
+        np.testing.assert_array_equal(resumed[k].detach().numpy(), ref[k].detach().numpy())
+
+
+def test_resume_through_a_checkpoint_file_is_exact(tmp_path):
+    init, (x, y) = _initial(), _data()
+    dx, dy = dg.tensor(x), dg.tensor(y)
+
+    def run(params, opt, sched, epochs):
+        for _ in range(epochs):
+            _train_step(opt, params, dx, dy)
+            sched.step()
+
+    def make(params):
+        opt = optim.AdamW(list(params.values()), lr=0.02, amsgrad=True)
+        return opt, optim.lr_scheduler.MultiStepLR(opt, milestones=[3, 8], gamma=0.5)
+
+    ref = _dg_model(init)
+    run(ref, *make(ref), 12)
+    first = _dg_model(init)
+    opt, sched = make(first)
+    run(first, opt, sched, 6)
+    dg.save({"params": {k: v.detach() for k, v in first.items()}, "optimizer": opt.state_dict(),
+             "scheduler": sched.state_dict()}, tmp_path / "checkpoint.safetensors")
+    ckpt = dg.load(tmp_path / "checkpoint.safetensors")
+    resumed = _dg_model({k: v.numpy() for k, v in ckpt["params"].items()})
+    opt, sched = make(resumed)
+    opt.load_state_dict(ckpt["optimizer"])
+    sched.load_state_dict(ckpt["scheduler"])
+    run(resumed, opt, sched, 6)
     for k in ref:
         np.testing.assert_array_equal(resumed[k].detach().numpy(), ref[k].detach().numpy())
 
@@ -311,6 +342,8 @@ def test_invalid_params_raise():
         optim.SGD([{"params": {w}}], lr=0.1)
     with pytest.raises(ValueError, match="non-leaf Tensor"):
         optim.SGD([w * 2], lr=0.1)
+    with pytest.raises(ValueError, match="needs a 'params' entry, got keys \\['lr'\\]"):
+        optim.SGD([{"lr": 0.1}])
     with pytest.raises(TypeError, match="lr must be a number"):
         optim.SGD([w], lr="fast")
 
@@ -319,6 +352,7 @@ def test_subclass_without_update_rule_says_what_to_define():
     class Bare(optim.Optimizer):
         pass
 
-    opt = Bare([dg.nn.Parameter(dg.zeros(1))], {"lr": 0.1})
+    opt = Bare([dg.nn.Parameter(dg.zeros(1))], {"beta": 0.1})
+    assert opt.param_groups[0]["beta"] == 0.1
     with pytest.raises(NotImplementedError, match="Bare must define step"):
         opt.step()

@@ -23,7 +23,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
         x = deepgrad.tensor(3.0, requires_grad=True)
         (dx,) = deepgrad.autograd.grad(x ** 2, x)   # tensor(6.)
     """
-    from ..tensor import Tensor, _reject_create_graph, _root_gradient
+    from ..tensor import Tensor, _refresh_if_stale, _reject_create_graph, _root_gradient
     from .engine import run_backward
 
     _reject_create_graph(create_graph)
@@ -35,6 +35,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
         if not t.requires_grad:
             raise RuntimeError(f"grad: input {i} does not require grad")
     for o in outputs:
+        _refresh_if_stale(o)
         if not o.requires_grad:
             raise RuntimeError("grad: an output does not require grad and has no grad_fn")
     roots = [_root_gradient(o, g) for o, g in zip(outputs, grad_outputs)]

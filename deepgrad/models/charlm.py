@@ -12,6 +12,7 @@ from deepgrad.nn.functional import log_softmax
 # cell name -> recurrent layer class in deepgrad.nn
 CELLS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN", "rnn_relu": "RNN", "mut1": "MUT1", "mut2": "MUT2",
          "mut3": "MUT3", "peephole": "PeepholeLSTM", "coupled": "CoupledLSTM"}
+SQUARE_CELLS = {"mut1", "mut2"}  # their equations need input size == hidden size
 
 
 class CharLM(nn.Module):
@@ -23,7 +24,8 @@ class CharLM(nn.Module):
         layers: number of stacked recurrent layers.
         cell: 'lstm', 'gru', 'rnn' (tanh), 'rnn_relu', 'mut1', 'mut2', 'mut3', 'peephole', 'coupled'.
         dropout: dropout between layers and before the read-out (training only).
-        embed_dim: size of the learned character embedding (a one-hot input times a matrix).
+        embed_dim: size of the learned character embedding (a one-hot input times a matrix). MUT1
+            and MUT2 add the input to hidden-size vectors, so for them it is set to ``hidden``.
 
     ``forward(ids, state)`` takes int64 ids (batch, time) and returns logits (batch, time, vocab)
     and the final recurrent state, to carry into the next batch (truncated BPTT).
@@ -34,6 +36,8 @@ class CharLM(nn.Module):
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"CharLM: unknown cell {cell!r}; choose one of {', '.join(CELLS)}")
+        if cell in SQUARE_CELLS:
+            embed_dim = hidden
         self.config = {"vocab_size": vocab_size, "hidden": hidden, "layers": layers, "cell": cell,
                        "dropout": dropout, "embed_dim": embed_dim}
         self.embed = nn.Embedding(vocab_size, embed_dim)

@@ -196,18 +196,23 @@ class ModuleDict(Module):
         return key in self._modules
 
     def keys(self):
+        """The keys, in insertion order."""
         return self._modules.keys()
 
     def values(self):
+        """The modules, in insertion order."""
         return self._modules.values()
 
     def items(self):
+        """(key, module) pairs, in insertion order."""
         return self._modules.items()
 
     def clear(self) -> None:
+        """Remove every module."""
         self._modules.clear()
 
     def pop(self, key: str) -> Module:
+        """Remove the module under ``key`` and return it."""
         module = self[key]
         del self[key]
         return module
@@ -279,17 +284,21 @@ class ParameterList(Module):
         return [k for k in super().__dir__() if not k.isdigit()]
 
     def append(self, value) -> "ParameterList":
+        """Add a parameter (a tensor is wrapped as one) at the end; returns self."""
         self.register_parameter(str(len(self)), self._as_parameter(value))
         return self
 
     def extend(self, values: Iterable) -> "ParameterList":
+        """Append every tensor of an iterable; returns self."""
         if not isinstance(values, Iterable) or isinstance(values, Tensor):
-            raise TypeError(f"ParameterList.extend expects an iterable of tensors, got {type(values).__name__}")
+            raise TypeError(f"ParameterList.extend expects an iterable of tensors, got "
+                            f"{type(values).__name__}")
         for v in values:
             self.append(v)
         return self
 
     def extra_repr(self) -> str:
+        """One line per parameter with its dtype and size, in PyTorch's format."""
         lines = []
         for i, p in enumerate(self):
             size = "x".join(str(s) for s in p.shape)

@@ -23,8 +23,8 @@ class _ConvNd(Module):
     _nd = 2
     _transposed = False
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride, padding, dilation, groups: int,
-                 bias: bool, padding_mode: str, output_padding=0, device=None, dtype=None):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride, padding, dilation,
+                 groups: int, bias: bool, padding_mode: str, output_padding=0, device=None, dtype=None):
         super().__init__()
         name, nd = type(self).__name__, self._nd
         if not isinstance(groups, int) or groups <= 0:
@@ -33,8 +33,8 @@ class _ConvNd(Module):
             raise ValueError(f"{name}: in_channels must be divisible by groups (in_channels={in_channels}, "
                              f"groups={groups})")
         if out_channels % groups:
-            raise ValueError(f"{name}: out_channels must be divisible by groups (out_channels={out_channels}, "
-                             f"groups={groups})")
+            raise ValueError(f"{name}: out_channels must be divisible by groups "
+                             f"(out_channels={out_channels}, groups={groups})")
         if padding_mode not in C.PADDING_MODES:
             raise ValueError(f"{name}: padding_mode must be one of {C.PADDING_MODES}, but got "
                              f"padding_mode={padding_mode!r}")
@@ -136,8 +136,8 @@ class _ConvTranspose(_ConvNd):
     _transposed = True
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros",
-                 device=None, dtype=None):
+                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
+                 padding_mode: str = "zeros", device=None, dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                          padding_mode, output_padding, device=device, dtype=dtype)
 
@@ -218,10 +218,12 @@ class LocallyConnected2d(Module):
         self.output_size = tuple(C.out_len(n + 2 * p, k, s, d) for n, k, s, p, d in zip(
             self.input_size, self.kernel_size, self.stride, self.padding, self.dilation))
         if any(o <= 0 for o in self.output_size):
+            padded = tuple(n + 2 * p for n, p in zip(self.input_size, self.padding))
             raise ValueError(f"{name}: kernel {self.kernel_size} (dilation {self.dilation}) does not fit the "
-                             f"padded input {tuple(n + 2 * p for n, p in zip(self.input_size, self.padding))}")
+                             f"padded input {padded}")
         oh, ow = self.output_size
-        self.weight = Parameter(creation.empty(oh, ow, out_channels, in_channels, *self.kernel_size, dtype=dtype))
+        shape = (oh, ow, out_channels, in_channels) + self.kernel_size
+        self.weight = Parameter(creation.empty(*shape, dtype=dtype))
         self.bias = Parameter(creation.empty(out_channels, oh, ow, dtype=dtype)) if bias else None
         self.reset_parameters()
 

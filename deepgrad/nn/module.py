@@ -80,11 +80,15 @@ def _anchor(on_ready: Callable[[], None]) -> Tensor:
 
 
 def _map_tensors(obj, fn):
-    """``obj`` (a tensor, or tuples/lists of them) with ``fn`` applied to each tensor."""
+    """``obj`` (a tensor, or tuples, named tuples, lists and dicts of them) with ``fn`` applied to
+    each tensor, in order."""
     if isinstance(obj, Tensor):
         return fn(obj)
+    if isinstance(obj, dict):
+        return type(obj)((k, _map_tensors(v, fn)) for k, v in obj.items())
     if isinstance(obj, (tuple, list)):
-        return type(obj)(_map_tensors(o, fn) for o in obj)
+        items = [_map_tensors(o, fn) for o in obj]
+        return type(obj)(*items) if hasattr(obj, "_fields") else type(obj)(items)
     return obj
 
 
@@ -114,20 +118,28 @@ class _BackwardHookCall:
         return tuple(args)
 
     def tap_outputs(self, out):
-        anchor = None if self.tracked else _anchor(self._fire)
+        differentiable = []
+        _map_tensors(out, lambda t: differentiable.append(t._requires_grad))
+        self.grad_output = [None] * len(differentiable)
+        # with no input to wait for, the hooks fire once the output gradients are known: at the
+        # one output's tap, or at an anchor behind all of them
+        fire_at_output = not self.tracked and sum(differentiable) == 1
+        anchor = _anchor(self._fire) if not self.tracked and sum(differentiable) > 1 else None
+        index = iter(range(len(differentiable)))
 
         def tap(t: Tensor) -> Tensor:
-            j = len(self.grad_output)
-            self.grad_output.append(None)
+            j = next(index)
             if not t._requires_grad:
                 return t
-            return _HookTap.apply(t, anchor, self._output_reporter(j))
+            return _HookTap.apply(t, anchor, self._output_reporter(j, fire_at_output))
 
         return _map_tensors(out, tap)
 
-    def _output_reporter(self, j: int):
+    def _output_reporter(self, j: int, fire: bool):
         def report(g):
             self.grad_output[j] = Tensor._make(g)
+            if fire:
+                self._fire()
             return g
         return report
 
@@ -441,6 +453,7 @@ class Module:
                 yield from m.named_modules(memo, prefix + ("." if prefix else "") + name, remove_duplicate)
 
     def modules(self) -> Iterator["Module"]:
+        """Self and every submodule, each once, depth first."""
         for _, m in self.named_modules():
             yield m
 
@@ -453,6 +466,7 @@ class Module:
                 yield name, m
 
     def children(self) -> Iterator["Module"]:
+        """The direct submodules, each once."""
         for _, m in self.named_children():
             yield m
 
@@ -478,9 +492,11 @@ class Module:
             yield p
 
     def named_buffers(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+        """(dotted name, buffer) pairs, non-persistent buffers included."""
         yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Every buffer once, e.g. BatchNorm's running statistics."""
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
@@ -572,18 +588,23 @@ class Module:
         return self._convert_floating(dt)
 
     def float(self) -> "Module":
+        """Cast floating parameters and buffers to float32 in place; returns self."""
         return self._convert_floating(B.float32)
 
     def double(self) -> "Module":
+        """Cast floating parameters and buffers to float64 in place; returns self."""
         return self._convert_floating(B.float64)
 
     def half(self) -> "Module":
+        """Cast floating parameters and buffers to float16 in place; returns self."""
         return self._convert_floating(B.float16)
 
     def cpu(self) -> "Module":
+        """Returns self: every tensor already lives on the cpu."""
         return self
 
     def cuda(self, *args, **kwargs) -> "Module":
+        """Refused: the NumPy backend has no CUDA device."""
         raise RuntimeError("CUDA is not available: deepgrad runs on the NumPy (cpu) backend")
 
     # ------------------------------------------------------------------ state
@@ -603,7 +624,8 @@ class Module:
                 m.state_dict(out, prefix + name + ".", keep_vars)
         return out
 
-    def load_state_dict(self, state_dict: Mapping, strict: bool = True, assign: bool = False) -> IncompatibleKeys:
+    def load_state_dict(self, state_dict: Mapping, strict: bool = True,
+                        assign: bool = False) -> IncompatibleKeys:
         """Copy values from ``state_dict`` (deepgrad or PyTorch tensors, or NumPy arrays) into this
         module's parameters and buffers, casting to their dtype. Any missing or unexpected key (with
         ``strict``) and any wrong shape raises one error that lists them all; otherwise returns
@@ -629,11 +651,12 @@ class Module:
                                  f"from checkpoint, the shape in current model is {tuple(target.shape)}.")
                 else:
                     arrays[k] = arr
-        errors = wrong
-        if strict:
-            errors = ([f"Missing key(s) in state_dict: {', '.join(map(repr, missing))}."] if missing else []) \
-                + ([f"Unexpected key(s) in state_dict: {', '.join(map(repr, unexpected))}."]
-                   if unexpected else []) + wrong
+        errors = []
+        if strict and missing:
+            errors.append(f"Missing key(s) in state_dict: {', '.join(map(repr, missing))}.")
+        if strict and unexpected:
+            errors.append(f"Unexpected key(s) in state_dict: {', '.join(map(repr, unexpected))}.")
+        errors += wrong
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                + "\n\t".join(errors))

@@ -14,7 +14,8 @@ def _array_of(data, what: str):
     try:
         return tensor(data)._data
     except (TypeError, ValueError) as e:
-        raise TypeError(f"{what}: expected a tensor or array-like data, got {type(data).__name__} ({e})") from None
+        raise TypeError(f"{what}: expected a tensor or array-like data, got {type(data).__name__} "
+                        f"({e})") from None
 
 
 class Parameter(Tensor):

@@ -131,8 +131,13 @@ def im2col(xpad, kernel: tuple, stride: tuple, dilation: tuple, out: tuple):
 
 def channel_major(a):
     """(N, C, *spatial) -> (C, N * prod(spatial)), a copy."""
-    n, c = a.shape[:2]
-    return a.reshape(n, c, -1).transpose(1, 0, 2).reshape(c, -1)
+    n, c, size = a.shape[0], a.shape[1], prod(a.shape[2:])
+    return a.reshape(n, c, size).transpose(1, 0, 2).reshape(c, n * size)
+
+
+def split_groups(a, groups: int):
+    """(G * p, ...) -> (G, p, prod(...)): the per-group matrices of a weight or column matrix."""
+    return a.reshape(groups, a.shape[0] // groups, prod(a.shape[1:]))
 
 
 def batch_major(m, bias):
@@ -155,6 +160,8 @@ class ConvNd(Function):
     """Cross-correlation of x (N, C, *spatial) with w (O, C / groups, *kernel) plus bias (O,), after
     zero padding by ``pads`` ((lo, hi) per spatial dim), any number of spatial dims."""
 
+    saves_inputs = (1, 0, False)  # x only for the weight's gradient, w only for the input's
+
     def forward(self, x, w, b, stride, pads, dilation, groups):
         n, c = x.shape[:2]
         o, kernel = w.shape[0], w.shape[2:]
@@ -166,13 +173,13 @@ class ConvNd(Function):
         self.pointwise = groups == 1 and not any(lo or hi for lo, hi in pads) and all(
             k == 1 for k in kernel) and all(s == 1 for s in stride)
         if self.pointwise:
-            self.cols = x.reshape(n, c, -1)
+            self.cols = x.reshape(n, c, prod(out))
             y = xp.matmul(w.reshape(o, c), self.cols)
             if b is not None:
                 y += b[:, None]
             return y.reshape((n, o) + out)
-        self.cols = im2col(xpad, kernel, stride, dilation, out).reshape(groups, -1, n * prod(out))
-        y = xp.matmul(w.reshape(groups, o // groups, -1), self.cols)
+        self.cols = split_groups(im2col(xpad, kernel, stride, dilation, out), groups)
+        y = xp.matmul(split_groups(w, groups), self.cols)
         return batch_major(y.reshape((o, n) + out), b)
 
     def backward(self, g):
@@ -182,17 +189,17 @@ class ConvNd(Function):
         gb = _grad_bias(g) if self.has_bias and self.needs_input_grad[2] else None
         gx = gw = None
         if self.pointwise:
-            g3 = g.reshape(n, o, -1)
+            g3 = g.reshape(n, o, prod(out))
             if self.needs_input_grad[0]:
                 gx = xp.matmul(w.reshape(o, c).T, g3).reshape(self.x_shape)
             if self.needs_input_grad[1]:
                 gw = xp.tensordot(g3, self.cols, axes=([0, 2], [0, 2])).reshape(w.shape)
             return gx, gw, gb, None, None, None, None
-        gm = channel_major(g).reshape(groups, o // groups, -1)
+        gm = split_groups(channel_major(g), groups)
         if self.needs_input_grad[1]:
             gw = xp.matmul(gm, self.cols.transpose(0, 2, 1)).reshape(w.shape)
         if self.needs_input_grad[0]:
-            gcols = xp.matmul(w.reshape(groups, o // groups, -1).transpose(0, 2, 1), gm)
+            gcols = xp.matmul(split_groups(w, groups).transpose(0, 2, 1), gm)
             nd = len(kernel)
             gcols = gcols.reshape((c,) + kernel + (n,) + out)
             gcols = xp.moveaxis(gcols, 1 + nd, 1)  # (C, N, *kernel, *out)
@@ -207,6 +214,8 @@ class ConvTransposeNd(Function):
     w (C_in, C_out / groups, *kernel); ``padding`` is cropped from the full result and
     ``output_padding`` extends it at the high end of each dim."""
 
+    saves_inputs = (1, 0, False)
+
     def forward(self, x, w, b, stride, padding, output_padding, dilation, groups):
         n, c_in = x.shape[:2]
         kernel, spatial = w.shape[2:], x.shape[2:]
@@ -215,12 +224,12 @@ class ConvTransposeNd(Function):
         out = tuple(f - 2 * p + op for f, p, op in zip(full, padding, output_padding))
         self.geometry = (kernel, stride, dilation, spatial, padding, full, out)
         self.w, self.groups, self.has_bias, self.n = w, groups, b is not None, n
-        self.xm = channel_major(x).reshape(groups, c_in // groups, -1)
-        w3 = w.reshape(groups, c_in // groups, -1)
-        cols = xp.matmul(w3.transpose(0, 2, 1), self.xm)
+        self.xm = split_groups(channel_major(x), groups)
+        cols = xp.matmul(split_groups(w, groups).transpose(0, 2, 1), self.xm)
         nd = len(kernel)
         cols = xp.moveaxis(cols.reshape((c_out,) + kernel + (n,) + spatial), 1 + nd, 1)
-        buf = xp.zeros((c_out, n) + tuple(max(f, p + m) for f, p, m in zip(full, padding, out)), dtype=x.dtype)
+        size = tuple(max(f, p + m) for f, p, m in zip(full, padding, out))
+        buf = xp.zeros((c_out, n) + size, dtype=x.dtype)
         col2im(cols, buf, kernel, stride, dilation, spatial)
         region = buf[(slice(None), slice(None)) + tuple(slice(p, p + m) for p, m in zip(padding, out))]
         return batch_major(region, b)
@@ -231,10 +240,10 @@ class ConvTransposeNd(Function):
         c_in = w.shape[0]
         gb = _grad_bias(g) if self.has_bias and self.needs_input_grad[2] else None
         gpad = pad_crop(g, tuple((p, f - p - m) for p, f, m in zip(padding, full, out)))
-        cols = im2col(gpad, kernel, stride, dilation, spatial).reshape(groups, -1, self.xm.shape[2])
+        cols = split_groups(im2col(gpad, kernel, stride, dilation, spatial), groups)
         gx = gw = None
         if self.needs_input_grad[0]:
-            gm = xp.matmul(w.reshape(groups, c_in // groups, -1), cols)
+            gm = xp.matmul(split_groups(w, groups), cols)
             gx = batch_major(gm.reshape((c_in, n) + spatial), None)
         if self.needs_input_grad[1]:
             gw = xp.matmul(self.xm, cols.transpose(0, 2, 1)).reshape(w.shape)
@@ -302,8 +311,8 @@ class ModePad(Function):
 
 
 def mode_pad(x: Tensor, pads: tuple, mode: str, op: str) -> Tensor:
-    """Pad the last len(pads) dims of ``x`` (e.g. (N, C, *spatial)) by ``pads`` ((lo, hi) per dim) with ``mode``
-    'reflect', 'replicate' or 'circular', as PyTorch's padding_mode does."""
+    """Pad the last len(pads) dims of ``x`` (e.g. (N, C, *spatial)) by ``pads`` ((lo, hi) per dim)
+    with ``mode`` 'reflect', 'replicate' or 'circular', as PyTorch's padding_mode does."""
     index = []
     for (lo, hi), n in zip(pads, x.shape[x.ndim - len(pads):]):
         i = xp.arange(-lo, n + hi)
@@ -466,7 +475,8 @@ def _conv_transpose(x: Tensor, weight: Tensor, bias, stride, padding, output_pad
 def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
                      output_padding=0, groups: int = 1, dilation=1) -> Tensor:
     """1-D transposed convolution ("deconvolution"), the gradient of conv1d with respect to its input;
-    ``weight`` is (C_in, C_out / groups, k). Output length: (L - 1) s - 2p + d (k - 1) + output_padding + 1."""
+    ``weight`` is (C_in, C_out / groups, k).
+    Output length: (L - 1) s - 2p + d (k - 1) + output_padding + 1."""
     return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 1,
                            "conv_transpose1d")
 
@@ -552,7 +562,8 @@ def locally_connected2d(input: Tensor, weight: Tensor, bias: Tensor | None = Non
 
     ``weight`` has shape (out_h, out_w, C_out, C_in, kh, kw): weight[i, j] is the conv2d-style
     weight used at output position (i, j). ``bias``, if given, is untied too: shape (C_out, out_h, out_w).
-    out[n, o, i, j] = sum_{c, a, b} weight[i, j, o, c, a, b] * xpad[n, c, i s + a d, j s + b d] + bias[o, i, j].
+    out[n, o, i, j] = sum_{c, a, b} weight[i, j, o, c, a, b] * xpad[n, c, i s + a d, j s + b d]
+                      + bias[o, i, j].
     Computed as unfold + one batched matmul over the out_h * out_w positions.
     """
     op = "locally_connected2d"
@@ -574,8 +585,8 @@ def locally_connected2d(input: Tensor, weight: Tensor, bias: Tensor | None = Non
         blocks = _block_counts(x4.shape[2:], kernel, dil, pads, strd)
         if blocks != (oh, ow):
             raise RuntimeError(f"{op}: weight is for a {oh}x{ow} output grid, but input {tuple(x4.shape)} "
-                               f"with kernel {kernel}, stride {strd}, padding {padding}, dilation {dil} gives "
-                               f"{blocks[0]}x{blocks[1]}")
+                               f"with kernel {kernel}, stride {strd}, padding {padding}, dilation {dil} "
+                               f"gives {blocks[0]}x{blocks[1]}")
         cols = S.permute(Unfold.apply(x4, kernel, dil, pads, strd), 2, 0, 1)  # (L, N, C*kh*kw)
         w = S.transpose(S.reshape(weight, oh * ow, o, c * kh * kw), 1, 2)  # (L, C*kh*kw, C_out)
         y = S.permute(matmul(cols, w), 1, 2, 0)  # (N, C_out, L)

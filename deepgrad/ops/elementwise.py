@@ -337,37 +337,48 @@ class Clone(Function):
 
 
 # ---------------------------------------------------------------------------- dispatch helpers
-def _operands(op: str, a, b):
-    """Apply PyTorch's type promotion to a binary op's operands; returns (a, b) ready for apply."""
+def _operands(op: str, a, b, floating: bool = False):
+    """Apply PyTorch's type promotion to a binary op's operands; returns (a, b) ready for apply.
+    ``floating``: an integer or bool result type becomes the default float (true division)."""
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
     if ta and tb:
         da, db = a._data.dtype, b._data.dtype
-        if da != db:
-            dt = B.result_type(a.dtype, a._data.ndim, b.dtype, b._data.ndim)
-            if a._data.dtype != dt.np:
-                a = cast(a, dt)
-            if b._data.dtype != dt.np:
-                b = cast(b, dt)
-        return a, b
-    if ta:
+        if da == db and (not floating or da.kind == "f"):
+            return a, b
+        dt = B.result_type(a.dtype, a._data.ndim, b.dtype, b._data.ndim) if da != db else a.dtype
+    elif ta:
         dt = B.promote_scalar(a.dtype, b)
+    elif tb:
+        dt = B.promote_scalar(b.dtype, a)
+    else:
+        raise TypeError(f"{op}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
+    if floating and not dt.is_floating_point:
+        dt = B.get_default_dtype()
+    if ta:
         if a._data.dtype != dt.np:
             a = cast(a, dt)
-        return a, b
+    elif dt._category == 1 and not isinstance(a, bool):
+        a = _wrapped(a, dt)
     if tb:
-        dt = B.promote_scalar(b.dtype, a)
         if b._data.dtype != dt.np:
             b = cast(b, dt)
-        return a, b
-    raise TypeError(f"{op}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
+    elif dt._category == 1 and not isinstance(b, bool):
+        b = _wrapped(b, dt)
+    return a, b
 
 
-def _binary(cls, op: str, a, b):
+def _wrapped(value: int, dt):
+    """A Python int as a scalar of integer dtype ``dt``, wrapping around like PyTorch (uint8 + -1
+    is uint8 - 1) instead of NumPy's OverflowError."""
+    return xp.asarray(value).astype(dt.np)
+
+
+def _binary(cls, op: str, a, b, floating: bool = False):
     if not isinstance(a, Tensor) and not isinstance(a, (int, float, bool)):
         a = _coerce(a)
     if not isinstance(b, Tensor) and not isinstance(b, (int, float, bool)):
         b = _coerce(b)
-    a, b = _operands(op, a, b)
+    a, b = _operands(op, a, b, floating)
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         sa, sb = a._data.shape, b._data.shape
         if sa != sb:
@@ -394,6 +405,11 @@ def add(a, b, *, alpha=1) -> Tensor:
 
 
 def sub(a, b, *, alpha=1) -> Tensor:
+    """a - alpha * b with broadcasting; bool operands are refused as in PyTorch."""
+    for x in (a, b):
+        if isinstance(x, bool) or (isinstance(x, Tensor) and x._data.dtype.kind == "b"):
+            raise RuntimeError("sub: subtraction with a bool tensor or value is not supported; to invert a "
+                               "mask use ~mask or logical_not()")
     return _binary(Sub, "sub", a, b if alpha == 1 else mul(b, alpha))
 
 
@@ -407,17 +423,7 @@ def div(a, b, *, rounding_mode=None) -> Tensor:
         return floor_divide(a, b)
     if rounding_mode == "trunc":
         return trunc(div(a, b))
-    a = _to_float(a)
-    b = _to_float(b)
-    return _binary(Div, "div", a, b)
-
-
-def _to_float(x):
-    if isinstance(x, Tensor) and x._data.dtype.kind != "f":
-        return cast(x, B.get_default_dtype())
-    if isinstance(x, int) and not isinstance(x, bool):
-        return float(x)
-    return x
+    return _binary(Div, "div", a, b, floating=True)
 
 
 def pow(a, b) -> Tensor:

@@ -26,7 +26,10 @@ class Embedding(Function):
             counts = xp.bincount(idx, minlength=self.num_rows)
             rows = rows / counts[idx, None].astype(rows.dtype)
         grad = xp.zeros((self.num_rows,) + g.shape[self.indices.ndim:], dtype=g.dtype)
-        xp.add.at(grad.reshape(self.num_rows, -1), idx, rows)
+        # a 1-D scatter-add over element offsets: several times faster than numpy's row-wise add.at
+        width = rows.shape[1]
+        offsets = (idx[:, None] * width + xp.arange(width)).reshape(-1)
+        xp.add.at(grad.reshape(-1), offsets, rows.reshape(-1))
         if self.padding_idx is not None:
             grad[self.padding_idx] = 0
         return grad, None, None, None

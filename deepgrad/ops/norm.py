@@ -48,13 +48,15 @@ class BatchNorm(Function):
         return gx, gw, gb, None, None, None
 
 
-def _channel_vector(t: Tensor | None, name: str, channels: int, input: Tensor):
-    if t is None:
-        return None
-    if t.numel() != channels:
+def _check_float(input: Tensor, op: str) -> None:
+    if not input.is_floating_point():
+        raise TypeError(f"{op}: expected a floating-point input, got {input.dtype}")
+
+
+def _check_channel_vector(t: Tensor | None, name: str, channels: int, input: Tensor) -> None:
+    if t is not None and t.numel() != channels:
         raise RuntimeError(f"batch_norm: {name} should have {channels} elements (one per channel of "
                            f"the input of shape {tuple(input.shape)}), got shape {tuple(t.shape)}")
-    return t
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
@@ -74,10 +76,11 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected an input with at least 2 dims (N, C, *), got shape "
                          f"{tuple(input.shape)}")
+    _check_float(input, "batch_norm")
     c = input.shape[1]
     for t, name in ((running_mean, "running_mean"), (running_var, "running_var"), (weight, "weight"),
                     (bias, "bias")):
-        _channel_vector(t, name, c, input)
+        _check_channel_vector(t, name, c, input)
     x = input._data
     count = x.size // c if c else 0
     if training:
@@ -150,6 +153,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
 
         y = F.layer_norm(x, (x.shape[-1],), gamma, beta)
     """
+    _check_float(input, "layer_norm")
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     nd = len(shape)
     if nd == 0 or input.ndim < nd or tuple(input.shape[input.ndim - nd:]) != shape:
@@ -205,6 +209,7 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
     if input.ndim < 3:
         raise ValueError(f"local_response_norm: expected an input with 3 or more dims (N, C, *), got "
                          f"shape {tuple(input.shape)}")
+    _check_float(input, "local_response_norm")
     if not isinstance(size, int) or size < 1:
         raise ValueError(f"local_response_norm: size must be a positive integer, got {size!r}")
     if input.numel() == 0:

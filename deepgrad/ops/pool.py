@@ -105,8 +105,8 @@ def _pool_geometry(spatial: tuple, kernel: tuple, stride: tuple, padding: tuple,
         pads.append((p, max((o - 1) * s + eff - n - p, 0)))
     if any(o <= 0 for o in out):
         raise RuntimeError(f"{op}: given input size {tuple(shape[1:])}, the calculated output size "
-                           f"{tuple(shape[1:2]) + tuple(out)} is too small (kernel {kernel}, stride {stride}, "
-                           f"padding {padding}, dilation {dilation})")
+                           f"{tuple(shape[1:2]) + tuple(out)} is too small (kernel {kernel}, "
+                           f"stride {stride}, padding {padding}, dilation {dilation})")
     return tuple(out), tuple(pads)
 
 
@@ -121,13 +121,14 @@ class PlaneGather(Function):
     def forward(self, x, index):
         n, c = x.shape[:2]
         self.shape, self.index = x.shape, index
-        picked = xp.take_along_axis(x.reshape(n, c, -1), index.reshape(n, c, -1), axis=2)
+        rows = x.reshape(n, c, prod(x.shape[2:]))
+        picked = xp.take_along_axis(rows, index.reshape(n, c, prod(index.shape[2:])), axis=2)
         return picked.reshape(index.shape)
 
     def backward(self, g):
         n, c = self.shape[:2]
         plane = prod(self.shape[2:])
-        flat = self.index.reshape(n * c, -1) + (xp.arange(n * c) * plane)[:, None]
+        flat = self.index.reshape(n * c, prod(self.index.shape[2:])) + (xp.arange(n * c) * plane)[:, None]
         gx = xp.zeros(n * c * plane, dtype=g.dtype)
         xp.add.at(gx, flat.reshape(-1), g.reshape(-1))
         return gx.reshape(self.shape), None
@@ -247,7 +248,8 @@ def _avg_divisor(spatial, kernel, stride, padding, out, count_include_pad, divis
 def _avg_pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, nd, op):
     kernel, stride, padding = _pool_args(kernel_size, stride, padding, nd, op)
     if isinstance(x, Tensor) and not x.is_floating_point():
-        raise TypeError(f"{op}: expected a floating-point input, got dtype {x.dtype}; convert it with .float()")
+        raise TypeError(f"{op}: expected a floating-point input, got dtype {x.dtype}; "
+                        f"convert it with .float()")
 
     def run(x4: Tensor):
         spatial = tuple(x4.shape[2:])
@@ -255,7 +257,8 @@ def _avg_pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad, div
             if p > k // 2:
                 raise RuntimeError(f"{op}: pad should be at most half of kernel size, but got pad={p} and "
                                    f"kernel_size={k}")
-        out, pads = _pool_geometry(spatial, kernel, stride, padding, (1,) * nd, ceil_mode, tuple(x4.shape), op)
+        out, pads = _pool_geometry(spatial, kernel, stride, padding, (1,) * nd, ceil_mode, tuple(x4.shape),
+                                   op)
         divisor = _avg_divisor(spatial, kernel, stride, padding, out, count_include_pad, divisor_override,
                                x4._data.dtype, op)
         return AvgPoolNd.apply(x4, kernel, stride, pads, out, divisor)

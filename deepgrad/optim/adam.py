@@ -89,11 +89,12 @@ class Adam(Optimizer):
             if group["amsgrad"]:
                 v = state["max_exp_avg_sq"]._data
                 xp.maximum(v, state["exp_avg_sq"]._data, out=v)
+            # m / (sqrt(v) / c2 + eps) == c2 * m / (sqrt(v) + eps * c2): one pass fewer over the data
+            c2 = (1 - beta2 ** t) ** 0.5
             xp.sqrt(v, out=tmp)
-            tmp /= (1 - beta2 ** t) ** 0.5
-            tmp += eps
+            tmp += eps * c2
             xp.divide(m, tmp, out=tmp)
-            tmp *= -lr / (1 - beta1 ** t)
+            tmp *= -lr / (1 - beta1 ** t) * c2
             data += tmp
             p._version[0] += 1
 

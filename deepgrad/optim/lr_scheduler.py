@@ -52,7 +52,6 @@ class LRScheduler:
                         f"construct with last_epoch=-1 and load the scheduler's state_dict")
         self.base_lrs: list[float] = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
-        self._step_count = 0
         self._is_initial = True
         self.step()
         self._is_initial = False
@@ -68,7 +67,6 @@ class LRScheduler:
 
     def step(self) -> None:
         """Advance one epoch and set each group's learning rate."""
-        self._step_count += 1
         self.last_epoch += 1
         for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
             group["lr"] = lr

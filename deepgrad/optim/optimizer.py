@@ -64,6 +64,9 @@ class Optimizer:
         name = type(self).__name__
         if not isinstance(param_group, dict):
             raise TypeError(f"{name}.add_param_group: expected a dict, got {type(param_group).__name__}")
+        if "params" not in param_group:
+            raise ValueError(f"{name}: a parameter group needs a 'params' entry, got keys "
+                             f"{sorted(param_group)}")
         group = dict(param_group)
         params = group["params"]
         if isinstance(params, Tensor):
@@ -101,7 +104,8 @@ class Optimizer:
 
     def _validate_group(self, group: dict[str, Any]) -> None:
         """Check a group's settings; each algorithm adds its own checks."""
-        _check_range(type(self).__name__, "learning rate", "lr", group["lr"])
+        if "lr" in group:
+            _check_range(type(self).__name__, "learning rate", "lr", group["lr"])
 
     # ------------------------------------------------------------------ training
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -113,6 +117,7 @@ class Optimizer:
                         p.grad = None
                     else:
                         p.grad._data.fill(0)
+                        p.grad._version[0] += 1
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; returns ``closure()``'s value if given.

@@ -206,11 +206,12 @@ class LMTrainer:
         limit = [s for s in (steps, math.ceil(epochs * per_epoch) if epochs is not None else None)
                  if s is not None]
         target = min(limit) if limit else None
-        deadline = time.perf_counter() + 60 * minutes if minutes is not None else None
         params = list(self.model.parameters())
         chars = cfg.batch * cfg.seq_len
         if self.step == 0 and not (self.out / "last.ckpt").exists():
-            self.save(evaluate(self.model, self.val_batches))  # a good state to fall back on
+            self.last_val = evaluate(self.model, self.val_batches)
+            self.save(self.last_val)  # a good state to fall back on
+        deadline = time.perf_counter() + 60 * minutes if minutes is not None else None
         bar = Progress(target - self.step if target else None, "train-lm", force_plain=not progress)
         started, done_here = time.perf_counter(), 0
         self.model.train()
@@ -246,7 +247,7 @@ class LMTrainer:
                 val = evaluate(self.model, self.val_batches)
                 self.save(val)
         bar.close()
-        if self.step % cfg.val_every != 0:
+        if done_here and self.step % cfg.val_every != 0:
             val = evaluate(self.model, self.val_batches)
             self.save(val)
         self.last_val = val
