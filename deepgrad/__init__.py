@@ -29,7 +29,6 @@ from .ops import (  # noqa: F401
     repeat, reshape, round, rsqrt, scatter, sigmoid, sign, sin, split, sqrt, square, squeeze, stack,
     std, sub, sum, tanh, transpose, trunc, unbind, unflatten, unsqueeze, var, where)
 from .ops import eq_all as equal  # noqa: F401
-from .ops import cast as _cast
 
 float = float32  # noqa: A001  (PyTorch spells these deepgrad.float, deepgrad.long, ...)
 double = float64
@@ -60,16 +59,6 @@ def is_floating_point(x: Tensor) -> bool:
     return x.is_floating_point()
 
 
-def softmax(x: Tensor, dim: int, dtype=None) -> Tensor:
-    from .nn.functional import softmax as _softmax
-    return _softmax(x, dim, dtype)
-
-
-def log_softmax(x: Tensor, dim: int, dtype=None) -> Tensor:
-    from .nn.functional import log_softmax as _log_softmax
-    return _log_softmax(x, dim, dtype)
-
-
 class _Cuda:
     """``deepgrad.cuda``: there is no CUDA device in the NumPy backend."""
 
@@ -82,7 +71,7 @@ class _Cuda:
         return 0
 
     @staticmethod
-    def manual_seed(seed: int) -> None:
+    def manual_seed(seed: int) -> None:  # noqa: F811  (PyTorch's parameter name)
         return None
 
     manual_seed_all = manual_seed
@@ -90,5 +79,6 @@ class _Cuda:
 
 cuda = _Cuda()
 from . import nn  # noqa: E402,F401
+from .nn.functional import log_softmax, softmax  # noqa: E402,F401
 from .io import save, load  # noqa: E402,F401
 from . import optim  # noqa: E402,F401

@@ -38,6 +38,7 @@ def _add_train_lm(sub) -> None:
     p.add_argument("--keep", type=int, default=3, help="epoch checkpoints to keep (plus best and last)")
     p.add_argument("--out", default="runs/lm", help="run directory for checkpoints")
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    p.add_argument("--overwrite", action="store_true", help="replace the checkpoints of a run in --out")
     p.add_argument("--no-progress", action="store_true", help="plain log lines instead of a bar")
     p.set_defaults(func=_train_lm)
 
@@ -50,7 +51,7 @@ def _train_lm(args) -> int:
                       embed_dim=args.embed_dim, seq_len=args.seq_len, batch=args.batch, lr=args.lr,
                       dropout=args.dropout, clip=args.clip, val_fraction=args.val_fraction,
                       val_every=args.val_every, seed=args.seed, keep=args.keep)
-    trainer = LMTrainer(config, args.out, resume=args.resume)
+    trainer = LMTrainer(config, args.out, resume=args.resume, overwrite=args.overwrite)
     print(f"training a {trainer.config.layers}-layer {trainer.config.cell} (hidden {trainer.config.hidden}) "
           f"on {len(trainer.train_batches) * trainer.config.batch * trainer.config.seq_len:,} training "
           f"characters, vocabulary {len(trainer.vocab)}; checkpoints in {args.out}")
@@ -190,7 +191,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError, RuntimeError) as e:  # user-facing errors: no traceback
+    except (OSError, ValueError, RuntimeError) as e:  # user-facing errors: no traceback
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

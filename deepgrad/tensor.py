@@ -724,7 +724,8 @@ def _summarized(arr, edge: int = 3):
     """The entries a summarised print shows (``edge`` at each end of every long axis)."""
     for axis, n in enumerate(arr.shape):
         if n > 2 * edge:
-            arr = xp.concatenate([xp.take(arr, range(edge), axis), xp.take(arr, range(n - edge, n), axis)], axis)
+            ends = [xp.take(arr, range(edge), axis), xp.take(arr, range(n - edge, n), axis)]
+            arr = xp.concatenate(ends, axis)
     return arr
 
 

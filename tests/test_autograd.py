@@ -103,18 +103,21 @@ def test_second_backward_through_freed_graph_raises_and_retain_graph_allows_it()
     y.backward(retain_graph=True)
     y.backward()
     assert x.grad.tolist() == [4.0, 8.0]
-    with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time.*retain_graph=True"):
+    with pytest.raises(RuntimeError,
+                       match="Trying to backward through the graph a second time.*retain_graph=True"):
         y.backward()
 
 
 def test_backward_on_non_scalar_needs_gradient():
     x = dg.tensor([1.0, 2.0], requires_grad=True)
-    with pytest.raises(RuntimeError, match=r"grad can be implicitly created only for scalar outputs; this output "
-                                           r"has shape \(2,\)"):
+    with pytest.raises(RuntimeError,
+                       match=r"grad can be implicitly created only for scalar outputs; this output "
+                             r"has shape \(2,\)"):
         (x * 2).backward()
     (x * x).backward(dg.tensor([1.0, 0.5]))
     assert x.grad.tolist() == [2.0, 2.0]
-    with pytest.raises(RuntimeError, match=r"backward: gradient has shape \(3,\) but the output has shape \(2,\)"):
+    with pytest.raises(RuntimeError,
+                       match=r"backward: gradient has shape \(3,\) but the output has shape \(2,\)"):
         (x * 2).backward(dg.ones(3))
     with pytest.raises(RuntimeError, match="element 0 of tensors does not require grad"):
         dg.ones(2).sum().backward()
@@ -148,7 +151,8 @@ def test_register_hook_sees_and_can_replace_the_gradient():
     ty.register_hook(lambda g: g + 1)
     (ty * ty).sum().backward()
     assert w.grad.tolist() == tw.grad.tolist()
-    with pytest.raises(RuntimeError, match="cannot register a hook on a tensor that doesn't require gradient"):
+    with pytest.raises(RuntimeError,
+                       match="cannot register a hook on a tensor that doesn't require gradient"):
         dg.ones(2).register_hook(lambda g: g)
 
 
@@ -173,7 +177,8 @@ def test_autograd_grad():
     (gx2,) = dg.autograd.grad(x * w, x, grad_outputs=dg.tensor([1.0, 0.0]))
     assert gx2.tolist() == [3.0, 0.0]
     u = dg.tensor(1.0, requires_grad=True)
-    with pytest.raises(RuntimeError, match="input 1 was not used to compute the outputs; pass allow_unused=True"):
+    with pytest.raises(RuntimeError,
+                       match="input 1 was not used to compute the outputs; pass allow_unused=True"):
         dg.autograd.grad((x * 2).sum(), [x, u])
     assert dg.autograd.grad((x * 2).sum(), [x, u], allow_unused=True)[1] is None
     with pytest.raises(ValueError, match="create_graph=True"):
@@ -256,8 +261,9 @@ def test_gradient_dtype_and_shape_follow_the_input():
 def test_requires_grad_refused_on_integer_tensors():
     for make in (lambda: dg.tensor([1, 2], requires_grad=True), lambda: dg.tensor([1, 2]).requires_grad_(),
                  lambda: dg.zeros(2, dtype=dg.int64, requires_grad=True), lambda: dg.arange(3, requires_grad=True)):
-        with pytest.raises(RuntimeError, match="only floating-point tensors can require gradients; this tensor "
-                                               "is deepgrad.int64"):
+        with pytest.raises(RuntimeError,
+                           match="only floating-point tensors can require gradients; this tensor "
+                                 "is deepgrad.int64"):
             make()
 
 
@@ -312,7 +318,8 @@ def test_random_inplace_fills_under_no_grad():
 @pytest.mark.parametrize("name", sorted(INPLACE_NO_GRAD))
 def test_inplace_on_leaf_requiring_grad_raises_in_grad_mode(name):
     p = dg.ones(2, 3, requires_grad=True)
-    with pytest.raises(RuntimeError, match="a leaf tensor that requires grad is being used in an in-place operation"):
+    with pytest.raises(RuntimeError,
+                       match="a leaf tensor that requires grad is being used in an in-place operation"):
         INPLACE_NO_GRAD[name][0](p, dg)
     with pytest.raises(RuntimeError, match="a view of a leaf tensor that requires grad"):
         p[0].add_(1)
@@ -348,8 +355,9 @@ def test_modifying_a_saved_tensor_raises_the_version_error(needed, modifier):
     x = dg.tensor(np.abs(rand(2, 3)) + 0.5, requires_grad=True)
     y, out = NEEDED[needed](x)
     MODIFIERS[modifier](y)
-    with pytest.raises(RuntimeError, match="one of the tensors needed for gradient computation has been modified "
-                                           "by an in-place operation"):
+    with pytest.raises(RuntimeError,
+                       match="one of the tensors needed for gradient computation has been modified "
+                             "by an in-place operation"):
         out.sum().backward()
 
 
@@ -430,15 +438,17 @@ def test_inplace_on_non_leaf_with_random_fill_cuts_the_gradient():
 
 def test_inplace_result_shape_must_match():
     y = dg.ones(3, requires_grad=True) * 2
-    with pytest.raises(RuntimeError, match=r"add_: the result's shape \(2, 3\) does not match the shape \(3,\)"):
+    with pytest.raises(RuntimeError,
+                       match=r"add_: the result's shape \(2, 3\) does not match the shape \(3,\)"):
         y.add_(dg.ones(2, 3))
     with pytest.raises(RuntimeError, match=r"copy_: the source of shape \(2,\) cannot be broadcast to the "
                                            r"destination's shape \(3,\)"):
         dg.ones(3).copy_(dg.ones(2))
     with pytest.raises(RuntimeError, match="add_: this tensor is a read-only view"):
         dg.ones(1).expand(3).add_(1)
-    with pytest.raises(RuntimeError, match="result type deepgrad.float32 can't be cast to the desired output type "
-                                           "deepgrad.int64"):
+    with pytest.raises(RuntimeError,
+                       match="result type deepgrad.float32 can't be cast to the desired output type "
+                             "deepgrad.int64"):
         dg.ones(3, dtype=dg.int64).add_(1.5)
 
 

@@ -124,7 +124,7 @@ def _config(corpus, **kw):
 
 
 def test_training_lowers_loss_and_writes_checkpoints(corpus, tmp_path):
-    trainer = LMTrainer(_config(corpus), tmp_path / "run", log=lambda *a: None)
+    trainer = LMTrainer(_config(corpus), tmp_path / "run")
     first = trainer.last_val
     result = trainer.fit(steps=30, progress=False)
     assert result["steps"] == 30
@@ -139,7 +139,7 @@ def test_training_lowers_loss_and_writes_checkpoints(corpus, tmp_path):
 
 
 def test_nan_loss_skips_step_and_repeated_failures_restore(corpus, tmp_path):
-    trainer = LMTrainer(_config(corpus), tmp_path / "run", log=lambda *a: None)
+    trainer = LMTrainer(_config(corpus), tmp_path / "run")
     trainer.fit(steps=3, progress=False)               # writes last.ckpt at step 3
     good = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     lr0 = trainer.optimizer.param_groups[0]["lr"]
@@ -194,6 +194,8 @@ def test_cli_train_sample_and_errors(corpus, tmp_path):
     assert r.returncode == 2 and "too few for one batch" in r.stderr
     r = _cli("train-lm", "--resume", "--out", "nothing-here", cwd=tmp_path)
     assert r.returncode == 2 and "no checkpoint to resume" in r.stderr
+    r = _cli("train-lm", str(corpus), "--steps", "1", "--out", "run", cwd=tmp_path)
+    assert r.returncode == 2 and "already holds checkpoints" in r.stderr and "--overwrite" in r.stderr
 
 
 def test_cli_viz_cells_and_grad_flow(corpus, tmp_path):

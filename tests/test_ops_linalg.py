@@ -35,12 +35,14 @@ def test_matmul_module_functions():
 
 
 def test_matmul_errors_name_shapes():
-    with pytest.raises(RuntimeError, match=r"matmul: shapes \(2, 3\) and \(4, 5\) cannot be multiplied \(3 != 4\)"):
+    with pytest.raises(RuntimeError,
+                       match=r"matmul: shapes \(2, 3\) and \(4, 5\) cannot be multiplied \(3 != 4\)"):
         dg.ones(2, 3) @ dg.ones(4, 5)
     with pytest.raises(RuntimeError, match=r"matmul: shapes \(3,\) and \(4,\) cannot be multiplied"):
         dg.ones(3) @ dg.ones(4)
-    with pytest.raises(RuntimeError, match=r"matmul: batch dimensions of \(2, 3, 4\) and \(3, 4, 5\) cannot be "
-                                           r"broadcast"):
+    with pytest.raises(RuntimeError,
+                       match=r"matmul: batch dimensions of \(2, 3, 4\) and \(3, 4, 5\) cannot be "
+                             r"broadcast"):
         dg.ones(2, 3, 4) @ dg.ones(3, 4, 5)
     with pytest.raises(RuntimeError, match=r"matmul: both arguments need at least 1 dimension"):
         dg.ones(()) @ dg.ones(3)
@@ -63,9 +65,11 @@ def test_linear(x_shape, bias):
 
 
 def test_linear_errors():
-    with pytest.raises(RuntimeError, match=r"linear: input of shape \(2, 5\) does not match weight of shape \(3, 4\)"):
+    with pytest.raises(RuntimeError,
+                       match=r"linear: input of shape \(2, 5\) does not match weight of shape \(3, 4\)"):
         F.linear(dg.ones(2, 5), dg.ones(3, 4))
-    with pytest.raises(RuntimeError, match=r"linear: bias of shape \(4,\) does not match weight of shape \(3, 4\)"):
+    with pytest.raises(RuntimeError,
+                       match=r"linear: bias of shape \(4,\) does not match weight of shape \(3, 4\)"):
         F.linear(dg.ones(2, 4), dg.ones(3, 4), dg.ones(4))
     with pytest.raises(RuntimeError, match=r"linear: weight must be 2-D"):
         F.linear(dg.ones(2, 4), dg.ones(4))

@@ -100,7 +100,8 @@ def test_max_min_of_0d_and_size_one_dims():
 
 
 def test_max_min_errors_on_empty():
-    with pytest.raises(RuntimeError, match=r"max/min: cannot reduce over an empty dimension of a tensor of shape \(0, 3\)"):
+    with pytest.raises(RuntimeError,
+                       match=r"max/min: cannot reduce over an empty dimension of a tensor of shape \(0, 3\)"):
         dg.zeros(0, 3).max()
     with pytest.raises(IndexError, match=r"max\(\): cannot reduce over dimension 0 of size 0"):
         dg.zeros(0, 3).max(0)
@@ -139,7 +140,8 @@ def test_integer_and_bool_sums_are_int64():
         d, t = dg.tensor(arr).sum(), torch.tensor(arr).sum()
         assert d.dtype == dg.int64 and d.item() == t.item()
     assert dg.tensor([1, 2]).sum(dtype=dg.float32).dtype == dg.float32
-    with pytest.raises(RuntimeError, match="mean\\(\\): could not infer output dtype; input dtype is deepgrad.int64"):
+    with pytest.raises(RuntimeError,
+                       match="mean\\(\\): could not infer output dtype; input dtype is deepgrad.int64"):
         dg.tensor([1, 2]).mean()
     assert dg.tensor([1, 2]).mean(dtype=dg.float64).item() == 1.5
 

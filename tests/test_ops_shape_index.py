@@ -118,8 +118,9 @@ def test_cat_uneven_sizes_empty_and_single():
 
 
 def test_cat_and_stack_errors():
-    with pytest.raises(RuntimeError, match=r"cat: sizes of tensors must match except in dimension 0; tensor 0 "
-                                           r"has shape \(2, 3\) and tensor 1 has shape \(2, 4\)"):
+    with pytest.raises(RuntimeError,
+                       match=r"cat: sizes of tensors must match except in dimension 0; tensor 0 "
+                             r"has shape \(2, 3\) and tensor 1 has shape \(2, 4\)"):
         dg.cat([dg.ones(2, 3), dg.ones(2, 4)])
     with pytest.raises(RuntimeError, match="cat: expected a non-empty list"):
         dg.cat([])
@@ -273,8 +274,9 @@ def test_setitem_without_grad_and_errors():
     x[1] = dg.tensor([1.0, 2.0, 3.0])
     x[:, 0] = 7
     assert x.tolist() == [[7.0, 0.0, 0.0], [7.0, 2.0, 3.0]]
-    with pytest.raises(RuntimeError, match=r"setitem: cannot assign a value of shape \(2,\) to the selection of a "
-                                           r"tensor of shape \(2, 3\)"):
+    with pytest.raises(RuntimeError,
+                       match=r"setitem: cannot assign a value of shape \(2,\) to the selection of a "
+                             r"tensor of shape \(2, 3\)"):
         x[0] = dg.ones(2)
     leaf = dg.ones(3, requires_grad=True)
     with pytest.raises(RuntimeError, match="a leaf tensor that requires grad is being used in an in-place"):

@@ -149,7 +149,8 @@ def test_adaptive_pool1d_matches_torch(size):
 
 def test_unbatched_and_empty_batch_inputs():
     for name, kw in [("max_pool2d", dict(kernel_size=2)), ("avg_pool2d", dict(kernel_size=2)),
-                     ("adaptive_avg_pool2d", dict(output_size=2)), ("adaptive_max_pool2d", dict(output_size=2))]:
+                     ("adaptive_avg_pool2d", dict(output_size=2)),
+                     ("adaptive_max_pool2d", dict(output_size=2))]:
         fn, tfn = _both(name, **kw)
         compare(fn, rand(3, 5, 4), torch_fn=tfn)
         x = dg.zeros(0, 3, 4, 4, requires_grad=True)
@@ -220,14 +221,14 @@ def test_errors():
         F.max_pool2d(x, 3, padding=2)
     with pytest.raises(RuntimeError, match="pad should be at most half of kernel size.*pad=2"):
         F.avg_pool2d(x, 3, padding=2)
-    with pytest.raises(RuntimeError, match=r"given input size \(2, 2, 2\).*output size \(2, 0, 0\) is too small"):
+    with pytest.raises(RuntimeError, match=r"input size \(2, 2, 2\).*output size \(2, 0, 0\) is too small"):
         F.max_pool2d(dg.randn(1, 2, 2, 2), 3)
-    with pytest.raises(RuntimeError, match=r"3D \(unbatched\) or 4D \(batched\) input to max_pool2d.*\[4, 4\]"):
+    with pytest.raises(RuntimeError, match=r"3D \(unbatched\) or 4D \(batched\) input to max_pool2d"):
         F.max_pool2d(dg.randn(4, 4), 2)
-    with pytest.raises(TypeError, match="avg_pool2d: expected a floating-point input, got dtype deepgrad.int64"):
+    with pytest.raises(TypeError, match="avg_pool2d: expected a floating-point input, got.*int64"):
         F.avg_pool2d(dg.ones(1, 1, 4, 4, dtype=dg.int64), 2)
     with pytest.raises(TypeError, match="max_pool2d: expected a numeric input"):
-        F.max_pool2d(dg.ones(1, 1, 4, 4, dtype=dg.bool_), 2)
+        F.max_pool2d(dg.ones(1, 1, 4, 4, dtype=dg.bool), 2)
     with pytest.raises(ValueError, match="divisor_override must not be zero"):
         F.avg_pool2d(x, 2, divisor_override=0)
     with pytest.raises(ValueError, match="stride must be positive"):

@@ -163,8 +163,9 @@ def test_attributes():
 def test_item_numpy_tolist():
     assert dg.tensor([[2.5]]).item() == 2.5 and isinstance(dg.tensor([5]).item(), int)
     assert isinstance(dg.tensor(1.5).item(), float) and dg.tensor(True).item() is True
-    with pytest.raises(RuntimeError, match=r"item\(\): a Tensor with 2 elements cannot be converted to a Python "
-                                           r"scalar \(shape \(2,\)\)"):
+    with pytest.raises(RuntimeError,
+                       match=r"item\(\): a Tensor with 2 elements cannot be converted to a Python "
+                             r"scalar \(shape \(2,\)\)"):
         dg.tensor([1.0, 2.0]).item()
     x = dg.tensor([[1.0, 2.0]], requires_grad=True)
     with pytest.raises(RuntimeError, match=r"Can't call numpy\(\) on a tensor that requires grad"):

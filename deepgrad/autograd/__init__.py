@@ -30,7 +30,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
     outputs, inputs = _as_list(outputs), _as_list(inputs)
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
-    grad_outputs = _as_list(grad_outputs) if not isinstance(grad_outputs, (list, tuple)) else list(grad_outputs)
+    elif not isinstance(grad_outputs, (list, tuple)):
+        grad_outputs = _as_list(grad_outputs)
     for i, t in enumerate(inputs):
         if not t.requires_grad:
             raise RuntimeError(f"grad: input {i} does not require grad")
@@ -41,7 +42,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
     roots = [_root_gradient(o, g) for o, g in zip(outputs, grad_outputs)]
     got = run_backward(outputs, roots, bool(retain_graph), capture=inputs)
     result = []
-    for i, (t, g) in enumerate(zip(inputs, got)):
+    for i, g in enumerate(got):
         if g is None:
             if not allow_unused:
                 raise RuntimeError(f"grad: input {i} was not used to compute the outputs; pass "

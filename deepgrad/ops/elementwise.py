@@ -428,8 +428,11 @@ def div(a, b, *, rounding_mode=None) -> Tensor:
 
 def pow(a, b) -> Tensor:
     """a ** b. d/da = b a^(b-1); d/db = a^b log a, taken as 0 where a == 0 and b >= 0."""
-    if isinstance(b, int) and isinstance(a, Tensor) and a._data.dtype.kind in "iu" and b < 0:
-        raise RuntimeError("pow: integers to negative integer powers are not allowed")
+    if isinstance(a, Tensor) and a._data.dtype.kind in "iub":
+        if isinstance(b, int) and b < 0:
+            raise RuntimeError("pow: integers to negative integer powers are not allowed")
+        if a._data.dtype.kind == "b" and isinstance(b, bool):  # NumPy would answer in int8
+            return logical_or(a, not b)
     return _binary(Pow, "pow", a, b)
 
 
@@ -508,8 +511,8 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:
     where min <= x <= max, and to a tensor bound where the bound is taken."""
     if min is None and max is None:
         raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
-    if x._data.dtype.kind != "f" and any(isinstance(v, float) or (isinstance(v, Tensor) and v.is_floating_point())
-                                         for v in (min, max)):
+    if x._data.dtype.kind != "f" and any(
+            isinstance(v, float) or (isinstance(v, Tensor) and v.is_floating_point()) for v in (min, max)):
         x = cast(x, B.get_default_dtype())
     bounds = []
     for v in (min, max):
@@ -590,8 +593,8 @@ trunc = _rounding(Trunc)
 # ---------------------------------------------------------------------------- no-grad elementwise
 def _nograd_binary(fn, name):
     def op(a, b) -> Tensor:
-        a, b = _operands(name, a if isinstance(a, Tensor) or isinstance(a, (int, float, bool)) else _coerce(a),
-                         b if isinstance(b, Tensor) or isinstance(b, (int, float, bool)) else _coerce(b))
+        a, b = _operands(name, a if isinstance(a, (Tensor, int, float, bool)) else _coerce(a),
+                         b if isinstance(b, (Tensor, int, float, bool)) else _coerce(b))
         av = a._data if isinstance(a, Tensor) else a
         bv = b._data if isinstance(b, Tensor) else b
         try:

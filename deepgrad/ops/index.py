@@ -195,7 +195,8 @@ def getitem(x: Tensor, index) -> Tensor:
     try:
         return GetItem.apply(x, idx, advanced)
     except IndexError as e:
-        raise IndexError(f"index {index!r} is invalid for a tensor of shape {tuple(x._data.shape)}: {e}") from None
+        raise IndexError(f"index {index!r} is invalid for a tensor of shape {tuple(x._data.shape)}: "
+                         f"{e}") from None
 
 
 def _check_index_tensor(index: Tensor, op: str) -> ndarray:
@@ -319,7 +320,8 @@ def _raw_inplace(x: Tensor, kind: str, args) -> None:
         try:
             a[idx] = raw[1]
         except IndexError as e:
-            raise IndexError(f"index {args[0]!r} is invalid for a tensor of shape {tuple(a.shape)}: {e}") from None
+            raise IndexError(f"index {args[0]!r} is invalid for a tensor of shape {tuple(a.shape)}: "
+                             f"{e}") from None
         except ValueError as e:
             raise RuntimeError(f"setitem: cannot assign a value of shape {tuple(xp.shape(raw[1]))} to "
                                f"the selection of a tensor of shape {tuple(a.shape)}: {e}") from None

@@ -54,7 +54,7 @@ class NLLLoss(Function):
         w = w.astype(logp.dtype, copy=False)
         picked = xp.take_along_axis(moved, safe[..., None], axis=-1)[..., 0]
         losses = -w * picked
-        self.safe, self.w = safe, w
+        self.safe, self.w, self.valid = safe, w, valid
         if reduction == "none":
             return losses
         if reduction == "sum":
@@ -71,6 +71,8 @@ class NLLLoss(Function):
         else:
             with xp.errstate(invalid="ignore", divide="ignore"):
                 scale = -self.w * (g / self.denom)
+            if self.denom == 0:  # every target ignored: the loss is nan, ignored entries get no gradient
+                scale = xp.where(self.valid, scale, 0).astype(scale.dtype, copy=False)
         grad = xp.zeros(self.shape[:1] + self.shape[2:] + self.shape[1:2], dtype=scale.dtype)
         xp.put_along_axis(grad, self.safe[..., None], scale[..., None], axis=-1)
         return xp.moveaxis(grad, -1, 1), None, None, None, None

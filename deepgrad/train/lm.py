@@ -112,10 +112,18 @@ class LMTrainer:
         result = trainer.fit(minutes=3)
     """
 
-    def __init__(self, config: LMConfig, out_dir: str | Path, resume: bool = False, log=print):
+    def __init__(self, config: LMConfig, out_dir: str | Path, resume: bool = False,
+                 overwrite: bool = False):
         self.out = Path(out_dir)
-        self.log = log
         ckpt = None
+        existing = sorted(self.out.glob("*.ckpt")) if self.out.is_dir() else []
+        if existing and not resume:
+            if not overwrite:
+                raise FileExistsError(
+                    f"{self.out} already holds checkpoints of another run ({existing[0].name}, ...); pass "
+                    f"--resume to continue it, --overwrite to replace it, or choose another --out")
+            for p in existing:
+                p.unlink()
         if resume:
             last = self.out / "last.ckpt"
             if not last.exists():
