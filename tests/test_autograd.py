@@ -260,7 +260,8 @@ def test_gradient_dtype_and_shape_follow_the_input():
 
 def test_requires_grad_refused_on_integer_tensors():
     for make in (lambda: dg.tensor([1, 2], requires_grad=True), lambda: dg.tensor([1, 2]).requires_grad_(),
-                 lambda: dg.zeros(2, dtype=dg.int64, requires_grad=True), lambda: dg.arange(3, requires_grad=True)):
+                 lambda: dg.zeros(2, dtype=dg.int64, requires_grad=True),
+                 lambda: dg.arange(3, requires_grad=True)):
         with pytest.raises(RuntimeError,
                            match="only floating-point tensors can require gradients; this tensor "
                                  "is deepgrad.int64"):
@@ -286,7 +287,8 @@ INPLACE_NO_GRAD = {
     "clamp_": (lambda t, m: t.clamp_(-0.5, 0.5), lambda a: np.clip(a, -0.5, 0.5)),
     "iadd": (lambda t, m: t.__iadd__(1), lambda a: a + 1),
     "imul": (lambda t, m: t.__imul__(2), lambda a: a * 2),
-    "setitem": (lambda t, m: t.__setitem__((0, 1), 9.0) or t, lambda a: np.where([[0, 1, 0], [0, 0, 0]], 9.0, a)),
+    "setitem": (lambda t, m: t.__setitem__((0, 1), 9.0) or t,
+                lambda a: np.where([[0, 1, 0], [0, 0, 0]], 9.0, a)),
 }
 
 

@@ -101,24 +101,26 @@ def test_dtype_objects():
 
 FLOAT32_OPS = {
     "arith": lambda x, y: (x + y) * (x - 2) / (y * y + 1) + 3 ** x.tanh() - x ** 2,
-    "unary": lambda x, y: x.exp() + (x * x + 1).log() + (x * x).sqrt() + x.abs() + x.sigmoid() + x.relu() + x.sin()
-    + x.cos() + x.clamp(-0.5, 0.5) - x,
+    "unary": lambda x, y: x.exp() + (x * x + 1).log() + (x * x).sqrt() + x.abs() + x.sigmoid() + x.relu()
+    + x.sin() + x.cos() + x.clamp(-0.5, 0.5) - x,
     "reduce": lambda x, y: x.sum(0) + x.mean(0) + x.var(0) + x.std(0) + x.amax(0) + x.amin(0) + x.logsumexp(0)
     + x.max(0).values + x.norm(),
-    "shape": lambda x, y: x.reshape(3, 2).T.flatten().unsqueeze(0).expand(2, 6).repeat(1, 2)[:, :6].reshape(3, 4)
-    .permute(1, 0)[1:3, 0],
+    "shape": lambda x, y: x.reshape(3, 2).T.flatten().unsqueeze(0).expand(2, 6).repeat(1, 2)[:, :6]
+    .reshape(3, 4).permute(1, 0)[1:3, 0],
     "index": lambda x, y: x[dg.tensor([1, 0])][x[:2] > 0].sum() + x.gather(1, dg.tensor([[0], [2]])).sum()
     + x.masked_fill(x > 0, 0.0).sum(),
     "join": lambda x, y: dg.cat([x, y.expand(2, 3)]).sum(0) + dg.stack([x, x]).sum((0, 1))
     + dg.where(x > 0, x, y).sum(0) + dg.maximum(x, y).sum(0) + dg.minimum(x, 0.5).sum(0),
     "linalg": lambda x, y: (x @ x.T).sum() + (y @ x.T).sum() + F.linear(x, x, y[:2]).sum(),
-    "functional": lambda x, y: F.softmax(x, 1).sum() + F.log_softmax(x, 0).sum() + F.mse_loss(x, y.expand(2, 3))
-    + F.cross_entropy(x, dg.tensor([0, 2])) + F.binary_cross_entropy_with_logits(x, x.detach().sigmoid())
+    "functional": lambda x, y: F.softmax(x, 1).sum() + F.log_softmax(x, 0).sum()
+    + F.mse_loss(x, y.expand(2, 3)) + F.cross_entropy(x, dg.tensor([0, 2]))
+    + F.binary_cross_entropy_with_logits(x, x.detach().sigmoid())
     + F.dropout(x, 0.3).sum() + F.pad(x, (1, 1)).sum() + F.l1_loss(x, y.expand(2, 3))
     + F.binary_cross_entropy(x.sigmoid(), y.expand(2, 3).detach().sigmoid()),
     "scalars_and_0d": lambda x, y: x * 2.5 + 1e-3 - x / 3 + x * dg.tensor(2.0, dtype=dg.float64)
     + dg.tensor(1, dtype=dg.int64) + 2 ** x - 1.5 / (x * x + 1) + y.sum() * dg.tensor(0.5, dtype=dg.float64),
-    "inplace": lambda x, y: (x * 1).add_(y).mul_(2.5).div_(dg.tensor(2.0, dtype=dg.float64)).sub_(1).clamp_(-1, 1),
+    "inplace": lambda x, y: (x * 1).add_(y).mul_(2.5).div_(dg.tensor(2.0, dtype=dg.float64)).sub_(1)
+    .clamp_(-1, 1),
 }
 
 

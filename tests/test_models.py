@@ -355,9 +355,19 @@ def test_alexnet_layers_and_forward_shape(alexnet):
     assert [(m.kernel_size, m.stride) for m in pools] == [(3, 2)] * 3
     assert [m.p for m in alexnet.classifier if isinstance(m, nn.Dropout)] == [0.5, 0.5]
     alexnet.eval()
-    out = alexnet(dg.randn(1, 3, 227, 227))
+    x = dg.randn(1, 3, 227, 227)
+    with dg.no_grad():
+        h, shapes = x, []
+        for m in alexnet.features:
+            h = m(h)
+            if not isinstance(m, nn.ReLU):
+                shapes.append(tuple(h.shape[1:]))
+        out = alexnet(x)
+    # the lectures' listing: CONV1, POOL1, NORM1, CONV2, POOL2, NORM2, CONV3, CONV4, CONV5, POOL3
+    assert shapes == [(96, 55, 55), (96, 27, 27), (96, 27, 27), (256, 27, 27), (256, 13, 13), (256, 13, 13),
+                      (384, 13, 13), (384, 13, 13), (256, 13, 13), (256, 6, 6)]
     assert out.shape == (1, 1000) and out.dtype == dg.float32
-    assert np.isfinite(out.detach().numpy()).all()
+    assert_close(out, alexnet.classifier(dg.flatten(h, 1)), 0, 0, "forward = classifier(features)")
     with pytest.raises(ValueError, match=r"AlexNet: expected an input of shape \(N, 3, 227, 227\), got "
                                          r"\(1, 3, 224, 224\)"):
         alexnet(dg.randn(1, 3, 224, 224))
@@ -490,6 +500,8 @@ def test_resnet_errors():
     with pytest.raises(ValueError, match=r"ResNet: expected an input of shape \(N, 3, H, W\), "
                                          r"got \(2, 1, 32, 32\)"):
         resnet20()(dg.randn(2, 1, 32, 32))
+    with pytest.raises(ValueError, match=r"PadShortcut: cannot shrink 32 channels to 16"):
+        PadShortcut(32, 16, 2)
 
 
 # ------------------------------------------------------------------ Autoencoder

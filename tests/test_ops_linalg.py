@@ -75,8 +75,8 @@ def test_linear_errors():
         F.linear(dg.ones(2, 4), dg.ones(4))
 
 
-@pytest.mark.parametrize("shapes", [((2, 3), (3, 2)), ((3,), (2, 3, 2)), ((2, 2, 3), (3,)), ((2, 1, 2, 3), (2, 3, 1))],
-                         ids=str)
+@pytest.mark.parametrize("shapes", [((2, 3), (3, 2)), ((3,), (2, 3, 2)), ((2, 2, 3), (3,)),
+                                    ((2, 1, 2, 3), (2, 3, 1))], ids=str)
 def test_gradcheck_matmul(shapes):
     a = dg.tensor(rand(*shapes[0], seed=3), requires_grad=True)
     b = dg.tensor(rand(*shapes[1], seed=4), requires_grad=True)

@@ -41,7 +41,8 @@ def test_var_std(name, dim, keepdim, kw):
 def test_var_positional_dim_and_module_functions():
     compare(lambda x: x.var(0), X)
     compare(lambda x: dg.std(x, 1, keepdim=True), X, torch_fn=lambda x: torch.std(x, 1, keepdim=True))
-    compare(lambda x: dg.var(x, (0, 1), correction=0), X, torch_fn=lambda x: torch.var(x, (0, 1), correction=0))
+    compare(lambda x: dg.var(x, (0, 1), correction=0), X,
+            torch_fn=lambda x: torch.var(x, (0, 1), correction=0))
     with pytest.raises(RuntimeError, match="either unbiased or correction"):
         dg.ones(3).var(unbiased=True, correction=1)
 
@@ -58,7 +59,7 @@ def test_var_with_too_few_elements_is_nan_or_inf_like_torch():
                                        ((0, 3), None), ((1, 1), (0, 1)), ((2, 1), 1)], ids=str)
 def test_sum_mean_zero_d_empty_and_size_one(name, shape, dim):
     for keepdim in (False, True):
-        compare(lambda x: getattr(x, name)(**_kw(dim, keepdim)), rand(*shape))
+        compare(lambda x, keepdim=keepdim: getattr(x, name)(**_kw(dim, keepdim)), rand(*shape))
 
 
 @pytest.mark.parametrize("name", ["max", "min"])

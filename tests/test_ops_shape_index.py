@@ -46,10 +46,12 @@ def test_shape_op(name):
 
 
 @pytest.mark.parametrize("shape,fn", [
-    ((1, 3, 1), lambda x: x.squeeze()), ((1, 3, 1), lambda x: x.squeeze(0)), ((1, 3, 1), lambda x: x.squeeze(-1)),
-    ((1, 3, 1), lambda x: x.squeeze(1)), ((1, 3, 1), lambda x: x.squeeze((0, 2))), ((), lambda x: x.squeeze()),
+    ((1, 3, 1), lambda x: x.squeeze()), ((1, 3, 1), lambda x: x.squeeze(0)),
+    ((1, 3, 1), lambda x: x.squeeze(-1)), ((1, 3, 1), lambda x: x.squeeze(1)),
+    ((1, 3, 1), lambda x: x.squeeze((0, 2))), ((), lambda x: x.squeeze()),
     ((), lambda x: x.unsqueeze(0)), ((), lambda x: x.reshape(1, 1)), ((), lambda x: x.flatten()),
-    ((), lambda x: x.expand(3, 2)), ((0, 3), lambda x: x.reshape(3, 0)), ((0, 3), lambda x: x.transpose(0, 1)),
+    ((), lambda x: x.expand(3, 2)), ((0, 3), lambda x: x.reshape(3, 0)),
+    ((0, 3), lambda x: x.transpose(0, 1)),
     ((0, 3), lambda x: x.unsqueeze(1)), ((0, 3), lambda x: x.repeat(2, 2)), ((1,), lambda x: x.expand(4)),
     ((2, 0, 3), lambda x: x.flatten(1)), ((3,), lambda x: x.view(3, 1, 1).squeeze(1)),
 ], ids=str)
@@ -102,7 +104,8 @@ def test_reshape_and_transpose_are_views_sharing_memory():
 @pytest.mark.parametrize("dim", [0, 1, -1])
 def test_cat_and_stack(dim):
     a, b, c = rand(2, 3, seed=1), rand(2, 3, seed=2), rand(2, 3, seed=3)
-    compare(lambda x, y, z: dg.cat([x, y, z], dim), a, b, c, torch_fn=lambda x, y, z: torch.cat([x, y, z], dim))
+    compare(lambda x, y, z: dg.cat([x, y, z], dim), a, b, c,
+            torch_fn=lambda x, y, z: torch.cat([x, y, z], dim))
     compare(lambda x, y, z: dg.stack((x, y, z), dim), a, b, c,
             torch_fn=lambda x, y, z: torch.stack((x, y, z), dim))
 
@@ -110,7 +113,8 @@ def test_cat_and_stack(dim):
 def test_cat_uneven_sizes_empty_and_single():
     compare(lambda x, y: dg.cat([x, y], 1), rand(2, 3), rand(2, 1, seed=1),
             torch_fn=lambda x, y: torch.cat([x, y], 1))
-    compare(lambda x, y: dg.cat([x, y]), rand(0, 3), rand(2, 3, seed=1), torch_fn=lambda x, y: torch.cat([x, y]))
+    compare(lambda x, y: dg.cat([x, y]), rand(0, 3), rand(2, 3, seed=1),
+            torch_fn=lambda x, y: torch.cat([x, y]))
     compare(lambda x: dg.cat([x * 2]), rand(2, 3), torch_fn=lambda x: torch.cat([x * 2]))
     compare(lambda x: dg.stack([x]), rand(), torch_fn=lambda x: torch.stack([x]))
     assert dg.cat([dg.ones(2, dtype=dg.int64), dg.ones(2, dtype=dg.float32)]).dtype == dg.float32
@@ -143,7 +147,8 @@ def test_chunk(chunks, dim):
     d, t = dg.tensor(rand(4, 5)).chunk(chunks, dim), torch.tensor(rand(4, 5)).chunk(chunks, dim)
     assert [tuple(p.shape) for p in d] == [tuple(p.shape) for p in t]
     compare(lambda x: sum((p * (i + 1)).sum() for i, p in enumerate(x.chunk(chunks, dim))), rand(4, 5))
-    compare(lambda x: dg.chunk(x, chunks, dim)[0], rand(4, 5), torch_fn=lambda x: torch.chunk(x, chunks, dim)[0])
+    compare(lambda x: dg.chunk(x, chunks, dim)[0], rand(4, 5),
+            torch_fn=lambda x: torch.chunk(x, chunks, dim)[0])
 
 
 def test_split_chunk_errors():
@@ -211,7 +216,8 @@ def test_getitem_errors():
 
 def test_gather():
     idx = np.array([[0, 2, 2], [1, 0, 0]])
-    compare(lambda x: x.gather(1, dg.tensor(idx)), rand(2, 4), torch_fn=lambda x: x.gather(1, torch.tensor(idx)))
+    compare(lambda x: x.gather(1, dg.tensor(idx)), rand(2, 4),
+            torch_fn=lambda x: x.gather(1, torch.tensor(idx)))
     compare(lambda x: dg.gather(x, 0, dg.tensor(idx)), rand(3, 3),
             torch_fn=lambda x: torch.gather(x, 0, torch.tensor(idx)))
     compare(lambda x: x.gather(-1, dg.tensor([[1], [0]])), rand(2, 4),
@@ -238,8 +244,9 @@ def test_masked_fill():
             torch_fn=lambda x: x.masked_fill(torch.tensor(mask), -1.5))
     compare(lambda x: x.masked_fill(dg.tensor(mask[0]), float("-inf")).softmax(-1), rand(3, 4),
             torch_fn=lambda x: x.masked_fill(torch.tensor(mask[0]), float("-inf")).softmax(-1))
-    compare(lambda x: dg.masked_fill(x, dg.tensor(mask), dg.tensor(2.0, dtype=dg.float64)), rand(3, 4),
-            torch_fn=lambda x: torch.masked_fill(x, torch.tensor(mask), torch.tensor(2.0, dtype=torch.float64)))
+    value = np.array(2.0)
+    compare(lambda x: dg.masked_fill(x, dg.tensor(mask), dg.tensor(value)), rand(3, 4),
+            torch_fn=lambda x: torch.masked_fill(x, torch.tensor(mask), torch.tensor(value)))
     with pytest.raises(RuntimeError, match="masked_fill: expected a bool mask, got int64"):
         dg.ones(2).masked_fill(dg.tensor([1, 0]), 0.0)
     assert dg.ones(2, dtype=dg.float32).masked_fill(dg.tensor([True, False]), 3.0).dtype == dg.float32

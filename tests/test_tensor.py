@@ -227,8 +227,9 @@ def test_backward_with_gradient_and_retain_graph():
 
 
 def test_repr_matches_torch():
-    cases = [[1.5, 2.0], [1, 2], 3.5, [[1.0, -2.0], [3.25, 4.0]], [1e-5, 1.0], [1e10, 1.0], [1.0, 2.0, float("nan")],
-             [1.5, float("nan"), float("inf")], [True, False], [], [[1, 2], [3, 4]], [0.0, 0.0], [-float("inf"), 1.5]]
+    nan, inf = float("nan"), float("inf")
+    cases = [[1.5, 2.0], [1, 2], 3.5, [[1.0, -2.0], [3.25, 4.0]], [1e-5, 1.0], [1e10, 1.0], [1.0, 2.0, nan],
+             [1.5, nan, inf], [True, False], [], [[1, 2], [3, 4]], [0.0, 0.0], [-inf, 1.5]]
     for v in cases:
         assert repr(dg.tensor(v)) == repr(torch.tensor(v)), v
     assert repr(dg.zeros(2, 0)) == repr(torch.zeros(2, 0))

@@ -43,6 +43,7 @@ def activation_factory(activation: ActivationSpec, owner: str) -> Callable[[], n
 
 
 def make_activation(factory: Callable[[], nn.Module], owner: str) -> nn.Module:
+    """Call ``factory`` and check that it built an ``nn.Module``."""
     module = factory()
     if not isinstance(module, nn.Module):
         raise TypeError(f"{owner}: the activation factory {factory!r} returned a "

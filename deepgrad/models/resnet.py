@@ -19,10 +19,12 @@ SHORTCUTS = ("A", "B")
 
 
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
+    """3x3 convolution with padding 1 and no bias (batch norm follows)."""
     return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
 
 
 def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
+    """1x1 convolution without bias (batch norm follows)."""
     return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
 
 
@@ -108,7 +110,11 @@ class Bottleneck(nn.Module):
 
 
 class ResNet(nn.Module):
-    """A residual network: a stem, stages ``layer1``, ``layer2``, ... of residual blocks (stage i
+    """ResNet (He et al. 2015), in the lectures' words "very deep networks using residual
+    connections" (the 152-layer model won ILSVRC'15 with 3.57% top-5 error): each block learns a
+    residual F(x) added to its input, so a deep stack can fall back to the identity.
+
+    The network: a stem, stages ``layer1``, ``layer2``, ... of residual blocks (stage i
     has ``layers[i]`` blocks of width ``widths[i]``; every stage after the first halves the
     resolution in its first block), global average pooling and a linear classifier ``fc``.
 

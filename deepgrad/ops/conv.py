@@ -156,6 +156,24 @@ def _grad_bias(g):
 
 
 # ---------------------------------------------------------------------------- primitives
+def _conv_forward(x, w, b, stride, pads, dilation, groups):
+    """conv of x (N, C, *spatial) with w (O, C / groups, *kernel): (output, the column matrices)."""
+    n, o, kernel = x.shape[0], w.shape[0], w.shape[2:]
+    xpad = pad_crop(x, pads)
+    out = tuple(out_len(p, k, s, d) for p, k, s, d in zip(xpad.shape[2:], kernel, stride, dilation))
+    cols = split_groups(im2col(xpad, kernel, stride, dilation, out), groups)
+    y = xp.matmul(split_groups(w, groups), cols)
+    return batch_major(y.reshape((o, n) + out), b), cols
+
+
+def _flipped_transpose(w, groups: int):
+    """(O, C / G, *kernel) -> (C, O / G, *kernel) with the kernel flipped: the weight of the
+    convolution that maps a stride-1 convolution's output gradient to its input gradient."""
+    o, cg, kernel = w.shape[0], w.shape[1], w.shape[2:]
+    wt = w.reshape((groups, o // groups, cg) + kernel).swapaxes(1, 2).reshape((groups * cg, o // groups) + kernel)
+    return xp.flip(wt, axis=tuple(range(2, w.ndim)))
+
+
 class ConvNd(Function):
     """Cross-correlation of x (N, C, *spatial) with w (O, C / groups, *kernel) plus bias (O,), after
     zero padding by ``pads`` ((lo, hi) per spatial dim), any number of spatial dims."""
@@ -165,27 +183,24 @@ class ConvNd(Function):
     def forward(self, x, w, b, stride, pads, dilation, groups):
         n, c = x.shape[:2]
         o, kernel = w.shape[0], w.shape[2:]
-        xpad = pad_crop(x, pads)
-        out = tuple(out_len(p, k, s, d) for p, k, s, d in zip(xpad.shape[2:], kernel, stride, dilation))
-        self.geometry = (kernel, stride, dilation, out, pads, xpad.shape[2:])
+        self.geometry = (kernel, stride, dilation, pads)
         self.x_shape, self.w, self.groups, self.has_bias = x.shape, w, groups, b is not None
         # a 1x1 stride-1 convolution needs no im2col: the input already is the column matrix
         self.pointwise = groups == 1 and not any(lo or hi for lo, hi in pads) and all(
             k == 1 for k in kernel) and all(s == 1 for s in stride)
         if self.pointwise:
-            self.cols = x.reshape(n, c, prod(out))
+            self.cols = x.reshape(n, c, prod(x.shape[2:]))
             y = xp.matmul(w.reshape(o, c), self.cols)
             if b is not None:
                 y += b[:, None]
-            return y.reshape((n, o) + out)
-        self.cols = split_groups(im2col(xpad, kernel, stride, dilation, out), groups)
-        y = xp.matmul(split_groups(w, groups), self.cols)
-        return batch_major(y.reshape((o, n) + out), b)
+            return y.reshape(n, o, *x.shape[2:])
+        y, self.cols = _conv_forward(x, w, b, stride, pads, dilation, groups)
+        return y
 
     def backward(self, g):
-        w, groups, (kernel, stride, dilation, out, pads, padded) = self.w, self.groups, self.geometry
+        w, groups, (kernel, stride, dilation, pads) = self.w, self.groups, self.geometry
         n, c = self.x_shape[:2]
-        o = w.shape[0]
+        o, out = w.shape[0], g.shape[2:]
         gb = _grad_bias(g) if self.has_bias and self.needs_input_grad[2] else None
         gx = gw = None
         if self.pointwise:
@@ -195,14 +210,20 @@ class ConvNd(Function):
             if self.needs_input_grad[1]:
                 gw = xp.tensordot(g3, self.cols, axes=([0, 2], [0, 2])).reshape(w.shape)
             return gx, gw, gb, None, None, None, None
-        gm = split_groups(channel_major(g), groups)
         if self.needs_input_grad[1]:
+            gm = split_groups(channel_major(g), groups)
             gw = xp.matmul(gm, self.cols.transpose(0, 2, 1)).reshape(w.shape)
-        if self.needs_input_grad[0]:
-            gcols = xp.matmul(split_groups(w, groups).transpose(0, 2, 1), gm)
+        if self.needs_input_grad[0] and all(s == 1 for s in stride):
+            # the input gradient of a stride-1 convolution is the convolution of the output gradient,
+            # padded by d (k - 1) - p, with the flipped, transposed kernel: an im2col and a GEMM with
+            # a long inner dimension, cheaper than a GEMM into full-size columns plus col2im
+            gpads = tuple((d * (k - 1) - lo, d * (k - 1) - hi) for (lo, hi), k, d in zip(pads, kernel, dilation))
+            gx, _ = _conv_forward(g, _flipped_transpose(w, groups), None, stride, gpads, dilation, groups)
+        elif self.needs_input_grad[0]:
+            gcols = xp.matmul(split_groups(w, groups).transpose(0, 2, 1), split_groups(channel_major(g), groups))
             nd = len(kernel)
-            gcols = gcols.reshape((c,) + kernel + (n,) + out)
-            gcols = xp.moveaxis(gcols, 1 + nd, 1)  # (C, N, *kernel, *out)
+            gcols = xp.moveaxis(gcols.reshape((c,) + kernel + (n,) + out), 1 + nd, 1)  # (C, N, *kernel, *out)
+            padded = tuple(m + lo + hi for m, (lo, hi) in zip(self.x_shape[2:], pads))
             buf = xp.zeros((c, n) + padded, dtype=g.dtype)
             col2im(gcols, buf, kernel, stride, dilation, out)
             gx = xp.ascontiguousarray(crop(buf, pads).swapaxes(0, 1))
