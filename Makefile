@@ -22,7 +22,7 @@ demo: $(VENV)/.demo
 	$(PY) -m deepgrad.demo
 
 test: $(VENV)/.test
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile
 
 bench: $(VENV)/.test
 	$(PY) benchmarks/run_all.py

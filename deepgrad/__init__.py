@@ -48,14 +48,17 @@ negative = neg
 
 
 def numel(x: Tensor) -> _backend.xp.intp:
+    """The number of elements of ``x``."""
     return x.numel()
 
 
 def is_tensor(x) -> bool:
+    """Whether ``x`` is a deepgrad Tensor."""
     return isinstance(x, Tensor)
 
 
 def is_floating_point(x: Tensor) -> bool:
+    """Whether ``x`` has a floating dtype."""
     return x.is_floating_point()
 
 
@@ -82,3 +85,4 @@ from . import nn  # noqa: E402,F401
 from .nn.functional import log_softmax, softmax  # noqa: E402,F401
 from .io import save, load  # noqa: E402,F401
 from . import optim  # noqa: E402,F401
+from . import utils  # noqa: E402,F401

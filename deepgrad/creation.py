@@ -57,16 +57,19 @@ def from_numpy(array: ndarray) -> Tensor:
 
 
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``size`` filled with 0 (default dtype float32)."""
     _check_device(device)
     return _finish(xp.zeros(shape_arg(size, "zeros"), dtype=_dt(dtype).np), requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``size`` filled with 1 (default dtype float32)."""
     _check_device(device)
     return _finish(xp.ones(shape_arg(size, "ones"), dtype=_dt(dtype).np), requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """An uninitialised tensor of ``size`` (its values are arbitrary)."""
     _check_device(device)
     return _finish(xp.empty(shape_arg(size, "empty"), dtype=_dt(dtype).np), requires_grad)
 
@@ -86,18 +89,22 @@ def _like(x: Tensor, dtype):
 
 
 def zeros_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Zeros with the shape (and, unless ``dtype`` is given, the dtype) of ``x``."""
     return zeros(x.shape, dtype=_like(x, dtype), requires_grad=requires_grad)
 
 
 def ones_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Ones with the shape (and, unless ``dtype`` is given, the dtype) of ``x``."""
     return ones(x.shape, dtype=_like(x, dtype), requires_grad=requires_grad)
 
 
 def empty_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """An uninitialised tensor with the shape and dtype of ``x``."""
     return empty(x.shape, dtype=_like(x, dtype), requires_grad=requires_grad)
 
 
 def full_like(x: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor with the shape and dtype of ``x`` filled with ``fill_value``."""
     return full(x.shape, fill_value, dtype=_like(x, dtype), requires_grad=requires_grad)
 
 
@@ -122,16 +129,19 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad: b
 
 
 def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float32 by default)."""
     _check_device(device)
     return _finish(xp.linspace(start, end, steps).astype(_dt(dtype).np), requires_grad)
 
 
 def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None) -> Tensor:
+    """``steps`` values ``base ** v`` for v evenly spaced from ``start`` to ``end``."""
     _check_device(device)
     return Tensor._make(xp.logspace(start, end, steps, base=base).astype(_dt(dtype).np))
 
 
 def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """The identity matrix of shape (n, m) (m defaults to n)."""
     _check_device(device)
     return _finish(xp.eye(n, m, dtype=_dt(dtype).np), requires_grad)
 
@@ -149,10 +159,12 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = 
 
 
 def rand_like(x: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Uniform [0, 1) samples with the shape of ``x``."""
     return rand(x.shape, dtype=_like(x, dtype), requires_grad=requires_grad)
 
 
 def randn_like(x: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples with the shape of ``x``."""
     return randn(x.shape, dtype=_like(x, dtype), requires_grad=requires_grad)
 
 
@@ -169,6 +181,7 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, device=Non
 
 
 def randperm(n: int, *, generator=None, dtype=None, device=None) -> Tensor:
+    """A random permutation of 0 .. n-1 (int64)."""
     _check_device(device)
     return Tensor._make(R.permutation_array(n, generator).astype(_dt(dtype, B.int64).np, copy=False))
 
@@ -202,4 +215,5 @@ def multinomial(probs: Tensor, num_samples: int, replacement: bool = False, *, g
 
 
 def bernoulli(p: Tensor, *, generator=None) -> Tensor:
+    """0/1 samples, 1 with probability ``p`` (elementwise), in ``p``'s dtype."""
     return Tensor._make((R.rand_array(p.shape, B.float64, generator) < p._data).astype(p._data.dtype))

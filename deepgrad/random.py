@@ -68,18 +68,22 @@ def manual_seed(seed: int) -> Generator:
 
 
 def seed() -> int:
+    """Seed the global generator from fresh entropy; returns the seed."""
     return default_generator.seed()
 
 
 def initial_seed() -> int:
+    """The seed the global generator was last seeded with."""
     return default_generator.initial_seed()
 
 
 def get_rng_state():
+    """The global generator's state as a uint8 tensor."""
     return default_generator.get_state()
 
 
 def set_rng_state(state) -> None:
+    """Restore the global generator from a state returned by ``get_rng_state``."""
     default_generator.set_state(state)
 
 
@@ -111,10 +115,12 @@ def randn_array(shape, dtype=None, generator=None):
 
 
 def randint_array(low, high, shape, generator=None):
+    """Integers uniform in [low, high) as an int64 array."""
     if high <= low:
         raise RuntimeError(f"randint: expected low < high, got low={low}, high={high}")
     return _rng(generator).integers(low, high, size=tuple(shape), dtype=xp.int64)
 
 
 def permutation_array(n, generator=None):
+    """A random permutation of 0 .. n-1 as an int64 array."""
     return _rng(generator).permutation(n).astype(xp.int64)

@@ -762,7 +762,12 @@ def _format(t: Tensor) -> str:
     if arr.size == 0:
         body = f"[], size={tuple(arr.shape)}" if arr.ndim > 1 else "[]"
     else:
-        fmt = {"float_kind": _float_formatter(arr)} if arr.dtype.kind == "f" else None
+        fmt = None
+        if arr.dtype.kind == "f":
+            fmt = {"float_kind": _float_formatter(arr)}
+        elif arr.dtype.kind == "b":  # PyTorch pads True to False's width only when both appear
+            width = 5 if not arr.all() and arr.any() else 0
+            fmt = {"bool": lambda v: str(v).rjust(width)}
         body = xp.array2string(arr, separator=", ", prefix=prefix, threshold=1000, edgeitems=3,
                                formatter=fmt)
     extras = []

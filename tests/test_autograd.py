@@ -400,7 +400,15 @@ def _inplace_cases():
         z[x > 0.5] = 0.0
         return (z * y).sum()
 
+    def non_contiguous_base(m, x):
+        y = x.T * 2.0  # NumPy keeps the transposed memory layout
+        v = y[1:3, ::2]
+        y.mul_(2)
+        v.add_(1)
+        return (v * v).sum() + (y * y).sum()
+
     return {
+        "non_contiguous_base": non_contiguous_base,
         "add_": lambda m, x: (x * 2).add_(1).sum(),
         "add_tensor": lambda m, x: ((x * 2).add_(x * x) ** 2).sum(),
         "sub_alpha": lambda m, x: ((x * 2).sub_(x, alpha=3) ** 2).sum(),
@@ -464,3 +472,62 @@ def test_detach_shares_memory_and_version():
     d.add_(1)
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):
         y.sum().backward()
+
+
+def test_modifying_an_index_or_mask_after_use_cannot_corrupt_the_gradient():
+    x = dg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    idx = dg.tensor([0, 0, 2])
+    mask = dg.tensor([True, False, True])
+    picked = x[idx]
+    chosen = dg.where(mask, x, 0.0)
+    idx[0] = 1
+    (picked * 1).sum().backward()
+    assert x.grad.tolist() == [2.0, 0.0, 1.0]
+    mask[1] = True
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        chosen.sum().backward()
+    rows = dg.tensor([[1], [0]])
+    gathered = dg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True).gather(1, rows)
+    rows.zero_()
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        gathered.sum().backward()
+
+
+def test_grad_mode_is_per_thread():
+    import threading
+
+    seen = {}
+
+    def worker():
+        seen["start"] = dg.is_grad_enabled()
+        with dg.no_grad():
+            seen["inside"] = dg.is_grad_enabled()
+            ready.set()
+            resume.wait(5)
+
+    ready, resume = threading.Event(), threading.Event()
+    with dg.no_grad():
+        thread = threading.Thread(target=worker)
+        thread.start()
+        ready.wait(5)
+    x = dg.ones(2, requires_grad=True)
+    assert (x * 2).requires_grad  # the worker's no_grad does not reach this thread
+    resume.set()
+    thread.join()
+    assert seen == {"start": True, "inside": False}
+
+
+def test_autograd_backward_over_several_roots_in_one_pass():
+    xv = np.array([0.5, -1.0, 2.0])
+    results = []
+    for lib in (dg, torch):
+        x = lib.tensor(xv, requires_grad=True)
+        h = x.tanh()
+        lib.autograd.backward([(h * h).sum(), h * 3], [None, lib.tensor([1.0, 0.0, 2.0], dtype=lib.float64)])
+        results.append(x.grad.numpy().copy())
+    np.testing.assert_allclose(results[0], results[1])
+    x = dg.tensor(xv, requires_grad=True)
+    with pytest.raises(RuntimeError, match="backward: got 1 gradients for 2 tensors"):
+        dg.autograd.backward([x * 2, x * 3], [None])
+    with pytest.raises(RuntimeError, match="backward: element 1 of tensors does not require grad"):
+        dg.autograd.backward([x.sum(), dg.ones(1).sum()])

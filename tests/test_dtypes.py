@@ -78,6 +78,36 @@ def test_defaults_and_the_headline_rules():
     assert dg.tensor([1, 2]).sqrt().dtype == dg.float32 and dg.tensor([1, 2]).sigmoid().dtype == dg.float32
 
 
+def test_numpy_scalars_act_like_python_numbers_and_arrays_like_tensors():
+    f32 = dg.tensor([1.0, 2.0])
+    for value in (np.float64(2.0), np.int64(3), np.float32(0.5)):
+        for out in (f32 * value, value * f32, f32 + value, value - f32, f32 / value):
+            assert out.dtype == dg.float32
+    assert (dg.tensor([1, 2]) * np.int32(2)).dtype == dg.int64
+    assert (f32 + np.array([1.0, 1.0])).dtype == dg.float64  # an array is a tensor of its own dtype
+    assert (dg.tensor([250], dtype=dg.uint8) + 10).tolist() == [4]  # wraps around like PyTorch
+
+
+def test_integer_division_modes():
+    a, b = [5, -5, 7], [2, 2, -2]
+    for mode in (None, "floor", "trunc"):
+        d = dg.div(dg.tensor(a), dg.tensor(b), rounding_mode=mode)
+        t = torch.div(torch.tensor(a), torch.tensor(b), rounding_mode=mode)
+        assert _name(d.dtype) == _name(t.dtype) and d.tolist() == t.tolist()
+        d = dg.div(dg.tensor([5.5, -5.5]), 2, rounding_mode=mode)
+        t = torch.div(torch.tensor([5.5, -5.5]), 2, rounding_mode=mode)
+        assert _name(d.dtype) == _name(t.dtype) and d.tolist() == t.tolist()
+    assert (dg.tensor([5, -5]) // 2).tolist() == [2, -3] and (dg.tensor([5, -5]) % 3).tolist() == [2, 1]
+
+
+def test_bool_arithmetic_refusals_match_torch():
+    with pytest.raises(RuntimeError, match="neg: negation, the `-` operator, on a bool tensor is not supported"):
+        -dg.tensor([True])
+    with pytest.raises(RuntimeError, match="sub: subtraction with a bool tensor or value is not supported"):
+        dg.tensor([True]) - dg.tensor([False])
+    assert (dg.tensor([True, False]) + dg.tensor([True, True])).dtype == dg.bool
+
+
 def test_set_default_dtype():
     try:
         dg.set_default_dtype(dg.float64)

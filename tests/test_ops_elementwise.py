@@ -91,6 +91,32 @@ def test_unary(name, shape):
     compare(fn, x)
 
 
+ACTIVATIONS = {
+    "gelu": lambda F, x: F.gelu(x),
+    "gelu_tanh": lambda F, x: F.gelu(x, approximate="tanh"),
+    "softplus": lambda F, x: F.softplus(x),
+    "softplus_beta": lambda F, x: F.softplus(x, beta=2.0, threshold=1.0),
+    "leaky_relu": lambda F, x: F.leaky_relu(x, 0.2),
+    "elu": lambda F, x: F.elu(x, alpha=0.5),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_activation_primitives(name, dtype):
+    fn = ACTIVATIONS[name]
+    x = np.concatenate([rand(20) * 4, [0.0, 1e-9, -1e-9, 0.5, 30.0, -30.0, 12.0, -12.0]]).astype(dtype)
+    tol = {"atol": 1e-6, "rtol": 1e-5} if dtype == np.float64 else {"atol": 1e-5, "rtol": 1e-4}
+    out = compare(lambda t: fn(dg.nn.functional, t), x, torch_fn=lambda t: fn(torch.nn.functional, t), **tol)
+    assert out.dtype == dg.backend.from_numpy_dtype(np.dtype(dtype))
+    assert gradcheck(lambda t: fn(dg.nn.functional, t), (dg.tensor(rand(6) * 3, requires_grad=True),))
+
+
+def test_gelu_rejects_unknown_approximation():
+    with pytest.raises(ValueError, match="gelu: approximate must be 'none' or 'tanh', got 'erf'"):
+        dg.nn.functional.gelu(dg.ones(2), approximate="erf")
+
+
 def test_module_level_functions_match_methods():
     x, y = rand(3, 4), rand(3, 4, seed=1)
     for name in ("exp", "sin", "cos", "tanh", "sigmoid", "relu", "abs", "neg", "sqrt", "log"):
@@ -141,6 +167,13 @@ def test_where_broadcasts_and_routes_gradients():
             torch_fn=lambda a: torch.where(torch.tensor(cond), a, 0.0))
     compare(lambda a: a.where(dg.tensor(cond), -a), rand(3, 4),
             torch_fn=lambda a: a.where(torch.tensor(cond), -a))
+
+
+def test_where_with_two_numbers_makes_a_tensor_like_torch():
+    cond = np.array([True, False])
+    for a, b in [(1.0, 0.0), (1, 0), (2, 0.5)]:
+        d, t = dg.where(dg.tensor(cond), a, b), torch.where(torch.tensor(cond), a, b)
+        assert str(d.dtype).split(".")[-1] == str(t.dtype).split(".")[-1] and d.tolist() == t.tolist()
 
 
 def test_where_rejects_non_bool_condition_and_bad_shapes():

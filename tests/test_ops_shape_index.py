@@ -88,6 +88,8 @@ def test_shape_errors():
         x.repeat(2)
     with pytest.raises(RuntimeError, match=r"flatten: start_dim 1 comes after end_dim 0"):
         x.flatten(1, 0)
+    with pytest.raises(RuntimeError, match=r"expand: the size -1 is not allowed in a new leading dimension"):
+        x.expand(-1, 2, 3)
 
 
 def test_reshape_and_transpose_are_views_sharing_memory():
@@ -128,6 +130,8 @@ def test_cat_and_stack_errors():
         dg.cat([dg.ones(2, 3), dg.ones(2, 4)])
     with pytest.raises(RuntimeError, match="cat: expected a non-empty list"):
         dg.cat([])
+    with pytest.raises(RuntimeError, match=r"cat: zero-dimensional tensor \(at position 0\) cannot be concatenated"):
+        dg.cat([dg.tensor(1.0), dg.tensor(2.0)])
     with pytest.raises(RuntimeError, match=r"stack: expects each tensor to be equal size, but got \(2,\) at "
                                            r"entry 0 and \(3,\) at entry 1"):
         dg.stack([dg.ones(2), dg.ones(3)])

@@ -117,11 +117,10 @@ def test_default_initialisation_is_pytorchs(cls, gates):
         assert a.shape[0] == gates * hidden, name
         assert np.abs(a).max() <= bound
         assert abs(a.std() - bound / math.sqrt(3)) < 0.05 * bound, name  # uniform, not normal
-    first = m.weight_ih_l0 if "Cell" not in cls else m.weight_ih
     dg.manual_seed(0)
     again = getattr(nn, cls)(7, hidden)
-    np.testing.assert_array_equal(first.numpy(force=True),
-                                  (again.weight_ih_l0 if "Cell" not in cls else again.weight_ih).numpy(force=True))
+    for (name, p), q in zip(m.named_parameters(), again.parameters()):
+        np.testing.assert_array_equal(p.numpy(force=True), q.numpy(force=True), err_msg=name)
 
 
 @pytest.mark.parametrize("name,kwargs,gates", [("RNNCell", {}, 1), ("RNNCell", {"nonlinearity": "relu"}, 1),
@@ -139,8 +138,8 @@ def test_cells_match_torch(name, kwargs, gates, batched, with_hx, bias):
     is_lstm = name == "LSTMCell"
     hx = [rand(*lead, H, seed=2 + k) for k in range(2 if is_lstm else 1)] if with_hx else None
     results = []
-    for lib, module, mk in (("torch", tm, lambda a: torch.tensor(a, requires_grad=True)),
-                            ("dg", dm, lambda a: dg.tensor(a, requires_grad=True))):
+    for module, mk in ((tm, lambda a: torch.tensor(a, requires_grad=True)),
+                       (dm, lambda a: dg.tensor(a, requires_grad=True))):
         xin = mk(x)
         h = None if hx is None else [mk(a) for a in hx]
         out = module(xin, None if h is None else (tuple(h) if is_lstm else h[0]))
@@ -364,7 +363,8 @@ def test_inference_under_no_grad_keeps_no_graph():
 # ---------------------------------------------------------------------------- errors
 def test_layer_errors_name_expected_and_given():
     lstm = nn.LSTM(4, 3, num_layers=2)
-    with pytest.raises(RuntimeError, match=r"LSTM: input.size\(-1\) must be equal to input_size. Expected 4, got 5"):
+    with pytest.raises(RuntimeError, match=r"LSTM: input.size\(-1\) must be equal to input_size. Expected 4, "
+                                           r"got 5"):
         lstm(dg.zeros(2, 2, 5))
     with pytest.raises(ValueError, match="LSTM: Expected input to be 2D or 3D, got 4D"):
         lstm(dg.zeros(2, 2, 2, 4))

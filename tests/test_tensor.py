@@ -94,9 +94,13 @@ def test_like_constructors_and_empty():
     assert dg.randn_like(dg.ones(2, 3)).shape == (2, 3) and dg.rand_like(dg.ones(4)).dtype == dg.float32
 
 
-def test_arange_errors():
+def test_creation_errors():
     with pytest.raises(RuntimeError, match="arange: step must be nonzero"):
         dg.arange(0, 3, 0)
+    with pytest.raises(RuntimeError, match=r"zeros: sizes must be non-negative, got \(2, -1\)"):
+        dg.zeros(2, -1)
+    with pytest.raises(TypeError, match="ones: sizes must be integers, got 2.5"):
+        dg.ones(2.5)
 
 
 # ---------------------------------------------------------------------------- random
@@ -229,7 +233,8 @@ def test_backward_with_gradient_and_retain_graph():
 def test_repr_matches_torch():
     nan, inf = float("nan"), float("inf")
     cases = [[1.5, 2.0], [1, 2], 3.5, [[1.0, -2.0], [3.25, 4.0]], [1e-5, 1.0], [1e10, 1.0], [1.0, 2.0, nan],
-             [1.5, nan, inf], [True, False], [], [[1, 2], [3, 4]], [0.0, 0.0], [-inf, 1.5]]
+             [1.5, nan, inf], [True, False], [True, True], [False], [], [[1, 2], [3, 4]], [0.0, 0.0],
+             [-inf, 1.5]]
     for v in cases:
         assert repr(dg.tensor(v)) == repr(torch.tensor(v)), v
     assert repr(dg.zeros(2, 0)) == repr(torch.zeros(2, 0))

@@ -54,10 +54,30 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
 
 
 def backward(tensors, grad_tensors=None, retain_graph: bool | None = None) -> None:
+    """Accumulate into ``.grad`` the gradients of all ``tensors`` (each weighted by its entry of
+    ``grad_tensors``, needed for non-scalars) in one pass over their shared graph.
+
+    Example::
+
+        deepgrad.autograd.backward([loss_a, loss_b])   # same as (loss_a + loss_b).backward()
+    """
+    from ..tensor import _refresh_if_stale, _root_gradient
+    from .engine import run_backward
+
     tensors = _as_list(tensors)
-    grad_tensors = grad_tensors if grad_tensors is not None else [None] * len(tensors)
-    for t, g in zip(tensors, _as_list(grad_tensors) if grad_tensors is not None else []):
-        t.backward(g, retain_graph=True if retain_graph is None else retain_graph)
+    if grad_tensors is None:
+        grad_tensors = [None] * len(tensors)
+    elif not isinstance(grad_tensors, (list, tuple)):
+        grad_tensors = _as_list(grad_tensors)
+    if len(grad_tensors) != len(tensors):
+        raise RuntimeError(f"backward: got {len(grad_tensors)} gradients for {len(tensors)} tensors")
+    for i, t in enumerate(tensors):
+        _refresh_if_stale(t)
+        if not t.requires_grad:
+            raise RuntimeError(f"backward: element {i} of tensors does not require grad and does not have "
+                               f"a grad_fn")
+    roots = [_root_gradient(t, g) for t, g in zip(tensors, grad_tensors)]
+    run_backward(tensors, roots, bool(retain_graph))
 
 
 class GradcheckError(RuntimeError):

@@ -129,11 +129,10 @@ def run_backward(roots, root_grads, retain_graph: bool = False, capture=None):
             edges = node.inputs
             if len(in_grads) != len(edges):
                 raise RuntimeError(f"{node.name} returned {len(in_grads)} gradients for {len(edges)} inputs")
-            shapes = node.input_meta
-            for i, (edge, ig) in enumerate(zip(edges, in_grads)):
+            for edge, ig, meta in zip(edges, in_grads, node.input_meta):
                 if edge is None or ig is None:
                     continue
-                shape, dtype = shapes[i]
+                shape, dtype = meta
                 if ig.shape != shape:
                     ig = sum_to_shape(ig, shape)
                 if ig.dtype != dtype:

@@ -57,23 +57,24 @@ class Function:
         if recording and out.dtype.kind == "f":
             # graph edges point at the node that produced each input (its Function, or the leaf
             # tensor itself), so a later in-place change of an input cannot rewire this node
-            edges = []
-            any_edge = False
+            edges, needs, meta = [], [], []
             for a in args:
                 if isinstance(a, Tensor):
                     if a._view_version is not None and a._view_version != a._version[0]:
                         refresh_view(a)
                     if a._requires_grad:
                         edges.append(a._ctx if a._ctx is not None else a)
-                        any_edge = True
+                        needs.append(True)
+                        meta.append((a._data.shape, a._data.dtype))
                         continue
                 edges.append(None)
-            if not any_edge:
+                needs.append(False)
+                meta.append(None)
+            if True not in needs:
                 return result
             ctx.inputs = edges
-            ctx.needs_input_grad = [e is not None for e in edges]
-            ctx.input_meta = [(a._data.shape, a._data.dtype) if e is not None else None
-                              for a, e in zip(args, edges)]
+            ctx.needs_input_grad = needs
+            ctx.input_meta = meta
             saves = cls.saves_inputs
             if saves is True:
                 versions = [(a._data.shape, a._version, a._version[0]) for a in args

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import functools
+import threading
 
 
-class _State:
+class _State(threading.local):
+    """Grad mode is per thread, as in PyTorch: a thread running inference under ``no_grad`` does
+    not switch recording off for a thread that is training. New threads start with it on."""
+
     enabled = True
 
 

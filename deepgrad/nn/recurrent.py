@@ -116,8 +116,8 @@ class _Recurrent(Module):
             init_forget_bias_(self, self.forget_bias)
 
     def _zeros(self, batch: int, dtype) -> tuple:
-        z = creation.zeros(batch, self.hidden_size, dtype=dtype)
-        return (z, creation.zeros(batch, self.hidden_size, dtype=dtype)) if self._kind.has_cell_state else (z,)
+        count = 2 if self._kind.has_cell_state else 1
+        return tuple(creation.zeros(batch, self.hidden_size, dtype=dtype) for _ in range(count))
 
     def _check_dtype(self, input: Tensor) -> None:
         w = self._parameters[next(iter(self._parameters))]
@@ -206,7 +206,8 @@ class RNNBase(_Recurrent):
         if not batched:
             if state is not None and any(s.ndim != 2 for s in state):
                 dims = ", ".join(f"{s.ndim}-D" for s in state)
-                raise RuntimeError(f"{owner}: for unbatched 2-D input, hx should also be 2-D but got ({dims})")
+                raise RuntimeError(f"{owner}: for unbatched 2-D input, hx should also be 2-D but got "
+                                   f"({dims})")
             input = S.unsqueeze(input, 1)
             state = None if state is None else tuple(S.unsqueeze(s, 1) for s in state)
         elif self.batch_first:
@@ -568,7 +569,8 @@ class CoupledLSTMCell(_Cell):
 # ---------------------------------------------------------------------------- helpers
 def _check_forget_bias(owner: str, kind: _Kind, forget_bias) -> None:
     if forget_bias is not None and kind.forget_gate is None:
-        raise ValueError(f"{owner}: forget_bias applies to the LSTM kinds only ({kind.name} has no forget gate)")
+        raise ValueError(f"{owner}: forget_bias applies to the LSTM kinds only ({kind.name} has no "
+                         f"forget gate)")
 
 
 def init_forget_bias_(module: Module, value: float = 1.0) -> Module:

@@ -1,7 +1,6 @@
-"""Helpers shared by the op families: argument normalisation and dtype promotion."""
+"""Helpers shared by the op families: argument normalisation, shape checks, quiet IEEE arithmetic."""
 from __future__ import annotations
 
-from .. import backend as B
 from ..backend import xp
 from ..tensor import Tensor, _norm_dim
 
@@ -11,18 +10,8 @@ from ..tensor import Tensor, _norm_dim
 ieee = xp.errstate(divide="ignore", invalid="ignore", over="ignore")
 
 
-def as_tensor_arg(x, like: Tensor | None = None) -> Tensor:
-    """A Tensor for ``x``; Python numbers take ``like``'s dtype under the promotion rules."""
-    if isinstance(x, Tensor):
-        return x
-    if like is not None and isinstance(x, (bool, int, float)):
-        dt = B.promote_scalar(like.dtype, x)
-        return Tensor._make(xp.asarray(x, dtype=dt.np))
-    from ..creation import tensor
-    return tensor(x)
-
-
 def norm_dim(dim: int, ndim: int, op: str) -> int:
+    """``dim`` as a non-negative axis of an ``ndim``-dimensional tensor (IndexError naming ``op``)."""
     return _norm_dim(dim, ndim, op)
 
 
@@ -45,8 +34,9 @@ def norm_dims(dim, ndim: int, op: str) -> tuple | None:
     return (_norm_dim(dim, ndim, op),)
 
 
-def shape_arg(size, op: str) -> tuple:
-    """Accept ``f(2, 3)``, ``f((2, 3))`` or ``f([2, 3])`` style sizes."""
+def shape_arg(size, op: str, negative_ok: bool = False) -> tuple:
+    """Accept ``f(2, 3)``, ``f((2, 3))`` or ``f([2, 3])`` style sizes (negative entries only where
+    ``negative_ok``: -1 in reshape/expand, dims counted from the end in permute)."""
     if len(size) == 1 and isinstance(size[0], (list, tuple)):
         size = tuple(size[0])
     out = []
@@ -56,10 +46,13 @@ def shape_arg(size, op: str) -> tuple:
         if not isinstance(s, int) and not hasattr(s, "__index__"):
             raise TypeError(f"{op}: sizes must be integers, got {s!r}")
         out.append(int(s))
+    if not negative_ok and any(s < 0 for s in out):
+        raise RuntimeError(f"{op}: sizes must be non-negative, got {tuple(out)}")
     return tuple(out)
 
 
 def broadcast_shape(op: str, *shapes) -> tuple:
+    """The broadcast of ``shapes``, or a RuntimeError naming ``op`` and the shapes."""
     try:
         return xp.broadcast_shapes(*shapes)
     except ValueError:

@@ -13,6 +13,8 @@ Layouts: columns are (C * prod(kernel), N * prod(out)), channel-major, so the pr
 from __future__ import annotations
 
 import itertools
+import sys
+import threading
 from math import prod
 
 from ..backend import xp
@@ -68,18 +70,78 @@ def batched(x: Tensor, nd: int, op: str, fn):
 
 
 # ---------------------------------------------------------------------------- array kernels
+class Workspace:
+    """Large scratch arrays (column matrices, padded copies, products), reused between calls.
+
+    A fresh large array costs the kernel's zeroing of new pages on first touch (glibc maps every
+    block over 32 MiB afresh), as much as half the time of the im2col copy that fills it; a training
+    loop asks for the same shapes at every step. A buffer is handed out again only when nothing refers
+    to it any more: its reference count shows that only this cache holds it, so arrays saved for a
+    backward pass (also with retain_graph=True) or returned to the user are never overwritten.
+    At most ``max_idle_bytes`` of unused buffers are kept (least recently used dropped first).
+    """
+
+    def __init__(self, max_idle_bytes: int = 256 << 20, min_bytes: int = 1 << 20):
+        self.max_idle_bytes, self.min_bytes = max_idle_bytes, min_bytes
+        self._buffers: list = []  # 1-D uint8 arrays, least recently used first
+        self._lock = threading.Lock()
+
+    def _idle(self, i: int) -> bool:
+        return sys.getrefcount(self._buffers[i]) == 2  # the list's reference and the argument's
+
+    def empty(self, shape: tuple, dtype):
+        """An uninitialised C-contiguous array, from the cache when one of that size is idle."""
+        dtype = xp.dtype(dtype)
+        nbytes = prod(shape) * dtype.itemsize
+        if nbytes < self.min_bytes:
+            return xp.empty(shape, dtype)
+        with self._lock:
+            bufs = self._buffers
+            for i in range(len(bufs)):
+                if bufs[i].nbytes == nbytes and self._idle(i):
+                    bufs.append(bufs.pop(i))
+                    return bufs[-1].view(dtype).reshape(shape)
+            idle = sum(bufs[i].nbytes for i in range(len(bufs)) if self._idle(i))
+            i = 0
+            while idle + nbytes > self.max_idle_bytes and i < len(bufs):
+                if self._idle(i):
+                    idle -= bufs.pop(i).nbytes
+                else:
+                    i += 1
+            bufs.append(xp.empty(nbytes, xp.uint8))
+            return bufs[-1].view(dtype).reshape(shape)
+
+    def zeros(self, shape: tuple, dtype):
+        out = self.empty(shape, dtype)
+        out.fill(0)
+        return out
+
+    def clear(self) -> None:
+        """Drop every idle buffer (those in use stay until their arrays are gone)."""
+        with self._lock:
+            self._buffers = [b for i, b in enumerate(self._buffers) if not self._idle(i)]
+
+
+workspace = Workspace()
+
+
 def pad_crop(a, widths: tuple, value=0):
     """``a`` (N, C, *spatial) with ``widths`` ((lo, hi) per spatial dim) added as ``value``; negative
     widths crop. Returns ``a`` itself when there is nothing to do."""
-    if not any(lo or hi for lo, hi in widths):
-        return a
-    lead = (slice(None),) * (a.ndim - len(widths))
-    crop = lead + tuple(slice(max(-lo, 0), n - max(-hi, 0)) for (lo, hi), n in zip(widths, a.shape[2:]))
-    a = a[crop]
-    grow = [(0, 0)] * (a.ndim - len(widths)) + [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
+    lead = a.ndim - len(widths)
+    a = a[(slice(None),) * lead + tuple(slice(max(-lo, 0), n - max(-hi, 0))
+                                        for (lo, hi), n in zip(widths, a.shape[lead:]))]
+    grow = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
     if not any(lo or hi for lo, hi in grow):
         return a
-    return xp.pad(a, grow, mode="constant", constant_values=value)
+    out = workspace.empty(a.shape[:lead] + tuple(n + lo + hi for n, (lo, hi) in zip(a.shape[lead:], grow)),
+                          a.dtype)
+    everything = [slice(None)] * out.ndim
+    for j, (lo, hi) in enumerate(grow):  # the borders, one slab per side and dim, then the interior
+        for part in (slice(0, lo), slice(out.shape[lead + j] - hi, None)):
+            out[tuple(everything[:lead + j] + [part])] = value
+    out[(Ellipsis,) + tuple(slice(lo, lo + n) for (lo, _), n in zip(grow, a.shape[lead:]))] = a
+    return out
 
 
 def crop(a, widths: tuple):
@@ -126,11 +188,13 @@ def im2col(xpad, kernel: tuple, stride: tuple, dilation: tuple, out: tuple):
     nd = len(kernel)
     v = windows(xpad, kernel, stride, dilation, out)
     v = v.transpose((1,) + tuple(range(2, 2 + nd)) + (0,) + tuple(range(2 + nd, 2 + 2 * nd)))
-    return v.reshape(xpad.shape[1] * prod(kernel), xpad.shape[0] * prod(out))
+    cols = workspace.empty(v.shape, xpad.dtype)
+    cols[...] = v
+    return cols.reshape(xpad.shape[1] * prod(kernel), xpad.shape[0] * prod(out))
 
 
 def channel_major(a):
-    """(N, C, *spatial) -> (C, N * prod(spatial)), a copy."""
+    """(N, C, *spatial) -> (C, N * prod(spatial)); no copy when ``a`` already is a ``batch_first`` view."""
     n, c, size = a.shape[0], a.shape[1], prod(a.shape[2:])
     return a.reshape(n, c, size).transpose(1, 0, 2).reshape(c, n * size)
 
@@ -140,15 +204,19 @@ def split_groups(a, groups: int):
     return a.reshape(groups, a.shape[0] // groups, prod(a.shape[1:]))
 
 
-def batch_major(m, bias):
-    """(C, N, *spatial) (any strides) -> contiguous (N, C, *spatial), adding ``bias`` (C,) on the way."""
-    out = xp.empty((m.shape[1], m.shape[0]) + m.shape[2:], dtype=m.dtype)
-    src = m.swapaxes(0, 1)
-    if bias is None:
-        out[...] = src
-    else:
-        xp.add(src, bias.reshape((-1,) + (1,) * (m.ndim - 2)), out=out)
-    return out
+def batch_first(m, bias):
+    """``m`` (C, N, *spatial), an array this module owns, as an (N, C, *spatial) view, ``bias`` (C,)
+    added in place. Results keep the channel-major memory of the matrix products that make them:
+    the next layer's im2col reads any strides, and the gradient's ``channel_major`` is then free."""
+    if bias is not None:
+        m += bias.reshape((-1,) + (1,) * (m.ndim - 1))
+    return m.swapaxes(0, 1)
+
+
+def product(a, b):
+    """xp.matmul into a workspace array (the large products of this module)."""
+    shape = xp.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
+    return xp.matmul(a, b, out=workspace.empty(shape, xp.result_type(a, b)))
 
 
 def _grad_bias(g):
@@ -162,8 +230,8 @@ def _conv_forward(x, w, b, stride, pads, dilation, groups):
     xpad = pad_crop(x, pads)
     out = tuple(out_len(p, k, s, d) for p, k, s, d in zip(xpad.shape[2:], kernel, stride, dilation))
     cols = split_groups(im2col(xpad, kernel, stride, dilation, out), groups)
-    y = xp.matmul(split_groups(w, groups), cols)
-    return batch_major(y.reshape((o, n) + out), b), cols
+    y = product(split_groups(w, groups), cols)
+    return batch_first(y.reshape((o, n) + out), b), cols
 
 
 def _flipped_transpose(w, groups: int):
@@ -190,7 +258,7 @@ class ConvNd(Function):
             k == 1 for k in kernel) and all(s == 1 for s in stride)
         if self.pointwise:
             self.cols = x.reshape(n, c, prod(x.shape[2:]))
-            y = xp.matmul(w.reshape(o, c), self.cols)
+            y = product(w.reshape(o, c), self.cols)
             if b is not None:
                 y += b[:, None]
             return y.reshape(n, o, *x.shape[2:])
@@ -206,27 +274,30 @@ class ConvNd(Function):
         if self.pointwise:
             g3 = g.reshape(n, o, prod(out))
             if self.needs_input_grad[0]:
-                gx = xp.matmul(w.reshape(o, c).T, g3).reshape(self.x_shape)
+                gx = product(w.reshape(o, c).T, g3).reshape(self.x_shape)
             if self.needs_input_grad[1]:
                 gw = xp.tensordot(g3, self.cols, axes=([0, 2], [0, 2])).reshape(w.shape)
             return gx, gw, gb, None, None, None, None
         if self.needs_input_grad[1]:
             gm = split_groups(channel_major(g), groups)
             gw = xp.matmul(gm, self.cols.transpose(0, 2, 1)).reshape(w.shape)
-        if self.needs_input_grad[0] and all(s == 1 for s in stride):
-            # the input gradient of a stride-1 convolution is the convolution of the output gradient,
-            # padded by d (k - 1) - p, with the flipped, transposed kernel: an im2col and a GEMM with
-            # a long inner dimension, cheaper than a GEMM into full-size columns plus col2im
+        # the input gradient of a stride-1 convolution is the convolution of the output gradient,
+        # padded by d (k - 1) - p, with the flipped, transposed kernel: an im2col and a GEMM with a
+        # long inner dimension, faster than a GEMM into full-size columns plus col2im unless its
+        # columns are much larger (measured break-even: about twice as large)
+        as_conv = all(s == 1 for s in stride) and o * prod(self.x_shape[2:]) <= 1.5 * c * prod(out)
+        if self.needs_input_grad[0] and as_conv:
             gpads = tuple((d * (k - 1) - lo, d * (k - 1) - hi) for (lo, hi), k, d in zip(pads, kernel, dilation))
             gx, _ = _conv_forward(g, _flipped_transpose(w, groups), None, stride, gpads, dilation, groups)
         elif self.needs_input_grad[0]:
-            gcols = xp.matmul(split_groups(w, groups).transpose(0, 2, 1), split_groups(channel_major(g), groups))
+            gm = split_groups(channel_major(g), groups)
+            gcols = product(split_groups(w, groups).transpose(0, 2, 1), gm)
             nd = len(kernel)
             gcols = xp.moveaxis(gcols.reshape((c,) + kernel + (n,) + out), 1 + nd, 1)  # (C, N, *kernel, *out)
             padded = tuple(m + lo + hi for m, (lo, hi) in zip(self.x_shape[2:], pads))
-            buf = xp.zeros((c, n) + padded, dtype=g.dtype)
+            buf = workspace.zeros((c, n) + padded, g.dtype)
             col2im(gcols, buf, kernel, stride, dilation, out)
-            gx = xp.ascontiguousarray(crop(buf, pads).swapaxes(0, 1))
+            gx = crop(buf, pads).swapaxes(0, 1)
         return gx, gw, gb, None, None, None, None
 
 
@@ -246,14 +317,14 @@ class ConvTransposeNd(Function):
         self.geometry = (kernel, stride, dilation, spatial, padding, full, out)
         self.w, self.groups, self.has_bias, self.n = w, groups, b is not None, n
         self.xm = split_groups(channel_major(x), groups)
-        cols = xp.matmul(split_groups(w, groups).transpose(0, 2, 1), self.xm)
+        cols = product(split_groups(w, groups).transpose(0, 2, 1), self.xm)
         nd = len(kernel)
         cols = xp.moveaxis(cols.reshape((c_out,) + kernel + (n,) + spatial), 1 + nd, 1)
         size = tuple(max(f, p + m) for f, p, m in zip(full, padding, out))
-        buf = xp.zeros((c_out, n) + size, dtype=x.dtype)
+        buf = workspace.zeros((c_out, n) + size, x.dtype)
         col2im(cols, buf, kernel, stride, dilation, spatial)
         region = buf[(slice(None), slice(None)) + tuple(slice(p, p + m) for p, m in zip(padding, out))]
-        return batch_major(region, b)
+        return batch_first(region, b)
 
     def backward(self, g):
         kernel, stride, dilation, spatial, padding, full, out = self.geometry
@@ -264,8 +335,8 @@ class ConvTransposeNd(Function):
         cols = split_groups(im2col(gpad, kernel, stride, dilation, spatial), groups)
         gx = gw = None
         if self.needs_input_grad[0]:
-            gm = xp.matmul(split_groups(w, groups), cols)
-            gx = batch_major(gm.reshape((c_in, n) + spatial), None)
+            gm = product(split_groups(w, groups), cols)
+            gx = batch_first(gm.reshape((c_in, n) + spatial), None)
         if self.needs_input_grad[1]:
             gw = xp.matmul(self.xm, cols.transpose(0, 2, 1)).reshape(w.shape)
         return gx, gw, gb, None, None, None, None, None
@@ -282,9 +353,9 @@ def _fold_array(cols, spatial, kernel, dilation, pads, stride):
     n, c = cols.shape[0], cols.shape[1] // prod(kernel)
     padded = tuple(m + lo + hi for m, (lo, hi) in zip(spatial, pads))
     out = tuple(out_len(p, k, s, d) for p, k, s, d in zip(padded, kernel, stride, dilation))
-    buf = xp.zeros((n, c) + padded, dtype=cols.dtype)
+    buf = workspace.zeros((n, c) + padded, cols.dtype)
     col2im(cols.reshape((n, c) + tuple(kernel) + out), buf, kernel, stride, dilation, out)
-    return xp.ascontiguousarray(crop(buf, pads))
+    return crop(buf, pads)
 
 
 class Unfold(Function):

@@ -12,7 +12,8 @@ from ._util import norm_dim
 
 
 def _convert_index(index):
-    """Turn Tensors and lists inside an index into arrays; report whether it is advanced."""
+    """Turn Tensors and lists inside an index into arrays; report whether it is advanced. Index
+    arrays are copied: backward reads them, and the caller may modify its index tensor in place."""
     if not isinstance(index, tuple):
         index = (index,)
     out, advanced = [], False
@@ -25,10 +26,10 @@ def _convert_index(index):
             if arr.ndim == 0 and arr.dtype.kind in "iu":
                 out.append(int(arr))
                 continue
-            out.append(arr)
+            out.append(arr.copy())
             advanced = True
         elif isinstance(i, (list, ndarray)):
-            arr = xp.asarray(i)
+            arr = xp.array(i)
             if arr.dtype.kind not in "iub":
                 raise IndexError(f"index arrays must be integer or boolean, got {arr.dtype}")
             out.append(arr)
@@ -92,7 +93,7 @@ class IndexPut(Function):
 
 
 class Gather(Function):
-    saves_inputs = False
+    saves_inputs = (False, False, True)  # backward reads the index, not the input
 
     def forward(self, a, dim, idx):
         self.shape, self.dim, self.idx = a.shape, dim, idx
@@ -109,7 +110,7 @@ class Gather(Function):
 class Scatter(Function):
     """``a`` with ``src`` written at ``index`` along ``dim`` (PyTorch's scatter, no reduction)."""
 
-    saves_inputs = False
+    saves_inputs = (False, False, True, False)
 
     def forward(self, a, dim, idx, src):
         self.dim, self.idx = dim, idx
@@ -164,23 +165,34 @@ class ViewScatter(Function):
         return gb, gv, None
 
 
-def _view_positions(view: Tensor) -> ndarray:
-    """The flat positions in its base of each element of ``view`` (same shape as the view), read off
-    the view's memory offset and strides."""
-    base = view._base._data
-    arr = view._data
-    if not base.flags.c_contiguous or not xp.may_share_memory(arr, base):
-        raise RuntimeError(
-            f"in-place operation on a view of shape {tuple(arr.shape)} whose base (shape "
-            f"{tuple(base.shape)}) is not a contiguous tensor sharing its memory; clone() the view or "
-            f"the base first")
-    item = base.itemsize
-    offset = (arr.__array_interface__["data"][0] - base.__array_interface__["data"][0]) // item
-    positions = xp.full(arr.shape, offset, dtype=xp.int64)
+def _byte_offsets(arr: ndarray, start: int = 0) -> ndarray:
+    """The byte offset of every element of ``arr`` from ``start``, in ``arr``'s shape."""
+    offsets = xp.full(arr.shape, start, dtype=xp.int64)
     for axis, (n, stride) in enumerate(zip(arr.shape, arr.strides)):
         shape = [1] * arr.ndim
         shape[axis] = n
-        positions += (xp.arange(n, dtype=xp.int64) * (stride // item)).reshape(shape)
+        offsets += (xp.arange(n, dtype=xp.int64) * stride).reshape(shape)
+    return offsets
+
+
+def _view_positions(view: Tensor) -> ndarray:
+    """The flat (C-order) positions in its base of each element of ``view``, in the view's shape,
+    read off the memory offsets and strides of both arrays."""
+    base, arr = view._base._data, view._data
+    start = arr.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+    wanted = _byte_offsets(arr, start)
+    if base.flags.c_contiguous:
+        positions = wanted // base.itemsize
+        found = wanted % base.itemsize == 0
+    else:  # look each offset up among the base's own, listed in C order
+        offsets = _byte_offsets(base).reshape(-1)
+        order = xp.argsort(offsets, kind="stable")
+        slot = xp.clip(xp.searchsorted(offsets[order], wanted), 0, max(base.size - 1, 0))
+        positions = order[slot] if base.size else slot
+        found = offsets[positions] == wanted if base.size else xp.zeros(wanted.shape, bool)
+    if positions.size and not (found.all() and 0 <= positions.min() and positions.max() < base.size):
+        raise RuntimeError(f"a view of shape {tuple(arr.shape)} no longer shares memory with its base of shape "
+                           f"{tuple(base.shape)} (was the base's .data replaced?); recreate the view")
     return positions
 
 
@@ -216,18 +228,20 @@ def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     if idx.size and (idx.min() < -n or idx.max() >= n):
         raise IndexError(f"gather: index {int(idx.max() if idx.max() >= n else idx.min())} is out of "
                          f"bounds for dimension {d} with size {n}")
-    return Gather.apply(x, d, idx)
+    return Gather.apply(x, d, index if isinstance(index, Tensor) else idx)
 
 
 def scatter(x: Tensor, dim: int, index: Tensor, src) -> Tensor:
+    """``x`` with ``src`` written at ``index`` along ``dim`` (out-of-place ``scatter_``)."""
     d = norm_dim(dim, x._data.ndim, "scatter")
     idx = _check_index_tensor(index, "scatter")
     if isinstance(src, Tensor) and src._data.dtype != x._data.dtype:
         src = ew.cast(src, x.dtype)
-    return Scatter.apply(x, d, idx, src)
+    return Scatter.apply(x, d, index if isinstance(index, Tensor) else idx, src)
 
 
 def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
+    """The entries of ``x`` at ``index`` along ``dim``."""
     d = norm_dim(dim, x._data.ndim, "index_select")
     idx = _check_index_tensor(index, "index_select")
     return getitem(x, (slice(None),) * d + (idx,))
@@ -248,6 +262,7 @@ def masked_fill(x: Tensor, mask, value) -> Tensor:
 
 
 def setitem(x: Tensor, index, value) -> None:
+    """``x[index] = value`` (recorded for autograd when needed)."""
     inplace(x, "setitem", index, value)
 
 

@@ -17,7 +17,8 @@ from math import prod
 from ..backend import xp
 from ..autograd.function import Function
 from ..tensor import Tensor
-from .conv import batched, check_non_negative, check_positive, col2im, crop, ntuple, pad_crop, windows
+from .conv import (batched, check_non_negative, check_positive, col2im, crop, kernel_offsets, ntuple,
+                   pad_crop, windows, workspace)
 from .linalg import matmul
 from .shape import transpose
 
@@ -48,14 +49,23 @@ def _valid_mask(k: tuple, tables: list, spatial: tuple):
     return mask
 
 
-def _window_argmax(view, kernel: tuple, tables: list, spatial: tuple):
-    """The row-major kernel offset of the maximal element of each window of ``view``
-    (N, C, *kernel, *out), under the tie rule in the module docstring."""
+def _window_max(view, kernel: tuple):
+    """The maximum of each window of ``view`` (N, C, *kernel, *out); NaN propagates."""
     lead = (slice(None), slice(None))
     offsets = _offsets(kernel)
-    best = view[lead + offsets[0]].copy()
+    best = workspace.empty(view.shape[:2] + view.shape[2 + len(kernel):], view.dtype)
+    best[...] = view[lead + offsets[0]]
     for k in offsets[1:]:
         xp.maximum(best, view[lead + k], out=best)
+    return best
+
+
+def _window_argmax(view, best, kernel: tuple, tables: list, spatial: tuple):
+    """The row-major kernel offset of the element of each window of ``view`` (N, C, *kernel, *out)
+    that max pooling picks, given the window maxima ``best``, under the tie rule in the module
+    docstring. ``tables[j][o, k]`` is the input coordinate along dim j of offset k of window o."""
+    lead = (slice(None), slice(None))
+    offsets = _offsets(kernel)
     # comparisons and arithmetic, not masked assignment: branch-free passes are several times faster
     arg = xp.zeros(best.shape, xp.int8 if len(offsets) < 128 else xp.int32)
     found = None
@@ -111,6 +121,32 @@ def _pool_geometry(spatial: tuple, kernel: tuple, stride: tuple, padding: tuple,
 
 
 # ---------------------------------------------------------------------------- primitives
+class MaxPoolNd(Function):
+    """Window maxima of x (N, C, *spatial) padded by ``pads`` (with -inf). Backward finds the element
+    each window picked (tie rule above) and adds the gradient there, looping over kernel offsets
+    only, so elements shared by overlapping windows accumulate."""
+
+    saves_output = True
+
+    def forward(self, x, kernel, stride, dilation, pads, tables):
+        fill = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
+        xpad = pad_crop(x, pads, fill)
+        out = tuple(t.shape[0] for t in tables)
+        self.view = windows(xpad, kernel, stride, dilation, out)
+        self.best = _window_max(self.view, kernel)
+        self.geometry = (kernel, stride, dilation, pads, tables, x.shape[2:], xpad.shape)
+        return self.best
+
+    def backward(self, g):
+        kernel, stride, dilation, pads, tables, spatial, padded = self.geometry
+        arg = _window_argmax(self.view, self.best, kernel, tables, spatial)
+        buf = workspace.zeros(padded, g.dtype)
+        lead = (slice(None), slice(None))
+        for i, (_, where) in enumerate(kernel_offsets(kernel, stride, dilation, g.shape[2:])):
+            buf[lead + where] += g * (arg == i)
+        return crop(buf, pads), None, None, None, None, None
+
+
 class PlaneGather(Function):
     """out[n, c, o...] = x[n, c].flat[index[n, c, o...]]: one element of each (n, c) plane per output,
     the max-pooling primitive. Backward scatters with one ``add.at``, so an element picked by several
@@ -147,7 +183,8 @@ class AvgPoolNd(Function):
         view = windows(xpad, kernel, stride, (1,) * len(kernel), out)
         lead = (slice(None), slice(None))
         offsets = _offsets(kernel)
-        total = view[lead + offsets[0]].copy()
+        total = workspace.empty(view.shape[:2] + out, view.dtype)
+        total[...] = view[lead + offsets[0]]
         for k in offsets[1:]:
             total += view[lead + k]
         total /= divisor
@@ -158,7 +195,7 @@ class AvgPoolNd(Function):
         share = g / self.divisor
         cols = xp.broadcast_to(share.reshape(share.shape[:2] + (1,) * len(kernel) + out),
                                share.shape[:2] + kernel + out)
-        buf = col2im(cols, xp.zeros(padded, dtype=g.dtype), kernel, stride, (1,) * len(kernel), out)
+        buf = col2im(cols, workspace.zeros(padded, g.dtype), kernel, stride, (1,) * len(kernel), out)
         return crop(buf, pads), None, None, None, None, None
 
 
@@ -174,12 +211,11 @@ def _pool_args(kernel_size, stride, padding, nd: int, op: str):
     return kernel, stride, padding
 
 
-def _max_from_windows(x: Tensor, view, kernel: tuple, tables: list, return_indices: bool):
+def _picked_index(x: Tensor, view, kernel: tuple, tables: list):
+    """The int64 flat (h * W + w) index of the element each window of ``view`` picks."""
     spatial = tuple(x.shape[2:])
-    arg = _window_argmax(view, kernel, tables, spatial)
-    index = _plane_index(arg, kernel, tables, spatial)
-    out = PlaneGather.apply(x, index)
-    return (out, Tensor._make(index)) if return_indices else out
+    arg = _window_argmax(view, _window_max(view, kernel), kernel, tables, spatial)
+    return _plane_index(arg, kernel, tables, spatial)
 
 
 def _check_max_input(x: Tensor, op: str) -> None:
@@ -196,12 +232,15 @@ def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indic
     def run(x4: Tensor):
         spatial = tuple(x4.shape[2:])
         out, pads = _pool_geometry(spatial, kernel, stride, padding, dilation, ceil_mode, tuple(x4.shape), op)
+        tables = [xp.arange(o)[:, None] * s - p + xp.arange(k) * d
+                  for o, s, p, k, d in zip(out, stride, padding, kernel, dilation)]
+        y = MaxPoolNd.apply(x4, kernel, stride, dilation, pads, tables)
+        if not return_indices:
+            return y
         a = x4._data
         fill = -xp.inf if a.dtype.kind == "f" else xp.iinfo(a.dtype).min
         view = windows(pad_crop(a, pads, fill), kernel, stride, dilation, out)
-        tables = [xp.arange(o)[:, None] * s - p + xp.arange(k) * d
-                  for o, s, p, k, d in zip(out, stride, padding, kernel, dilation)]
-        return _max_from_windows(x4, view, kernel, tables, return_indices)
+        return y, Tensor._make(_picked_index(x4, view, kernel, tables))
 
     return batched(x, nd, op, run)
 
@@ -351,6 +390,9 @@ def _adaptive_max(x, output_size, return_indices, nd, op):
     def run(x4: Tensor):
         spatial = tuple(x4.shape[2:])
         out = _adaptive_sizes(x4, output_size, nd, op)
+        if all(n % o == 0 for n, o in zip(spatial, out)):  # equal, disjoint windows: plain max pooling
+            kernel = tuple(n // o for n, o in zip(spatial, out))
+            return _max_pool(x4, kernel, kernel, 0, 1, False, return_indices, nd, op)
         tables, index = [], []
         for j, (n, o) in enumerate(zip(spatial, out)):
             start, end = _adaptive_bounds(n, o)
@@ -362,7 +404,9 @@ def _adaptive_max(x, output_size, return_indices, nd, op):
             index.append(t.T.reshape(shape))
         view = x4._data[(slice(None), slice(None)) + tuple(index)]  # (N, C, *window, *out)
         kernel = tuple(t.shape[1] for t in tables)
-        return _max_from_windows(x4, view, kernel, tables, return_indices)
+        picked = _picked_index(x4, view, kernel, tables)
+        y = PlaneGather.apply(x4, picked)
+        return (y, Tensor._make(picked)) if return_indices else y
 
     return batched(x, nd, op, run)
 

@@ -8,10 +8,11 @@ ends with one matrix product per weight over all steps (the stacked pre-activati
 the stacked inputs, or the stacked previous hidden states). Under ``no_grad`` (or when nothing needs
 a gradient) the forward keeps no per-step state beyond the outputs.
 
-Sigmoid gates use sigmoid(a) = (tanh(a / 2) + 1) / 2: the gate rows of the weights and biases are
-pre-scaled by 1/2 (exact in floating point), so one tanh call activates every gate of a step and no
-exp can overflow. Inside the LSTM kernel the gate blocks are reordered from PyTorch's (i, f, g, o) to
-(i, f, o, g) so that the three sigmoid gates are adjacent; gradients come back in PyTorch's order.
+Gates are activated with one exp per step: sigmoid(a) = 1 / (1 + exp(-a)) and, for the LSTM's g,
+tanh(a) = 2 sigmoid(2a) - 1. The gate rows of the weights and biases are pre-scaled by -1 (g: -2),
+which is exact in floating point, so one exp, +1 and 1/x over the whole (B, G*H) block activate every
+gate of a step. NumPy's float32 exp is about twice as fast as its tanh, and an exp that overflows to
+inf gives the exact limit 0.
 
 Packed output: a fused layer's graph node produces one array Y of shape (T + 1, B, H), or (T + 2, B, H)
 for the LSTM, holding the initial hidden state, the T hidden states in time order and (LSTM) the final
@@ -41,26 +42,23 @@ __all__ = ["rnn_layer", "lstm_layer", "gru_layer", "recurrent_layer", "rnn_tanh_
 
 # ---------------------------------------------------------------------------- fused layers
 @lru_cache(maxsize=64)
-def _gate_layout(order: tuple, scales: tuple, hidden: int, dtype):
-    """Row index reordering the gate blocks of a (G*H, ...) weight (None: keep the order), and the
-    per-row scale of the reordered rows."""
-    rows = None
-    if order != tuple(range(len(order))):
-        rows = xp.concatenate([xp.arange(b * hidden, (b + 1) * hidden) for b in order])
-    return rows, xp.repeat(xp.asarray(scales, dtype=dtype), hidden)
+def _row_scale(scales: tuple, hidden: int, dtype):
+    """The per-row scale of a (G*H, ...) weight whose gate blocks are scaled by ``scales``."""
+    return xp.repeat(xp.asarray(scales, dtype=dtype), hidden)
 
 
-def _reorder(a, rows):
-    return a if rows is None else a[rows]
+def _scaled(scale, w_ih, w_hh, b):
+    """Copies of the weights (and bias) with their rows scaled; the recurrent weight transposed
+    and contiguous, as the per-step products read it."""
+    b = None if b is None else b * scale
+    return w_ih * scale[:, None], xp.ascontiguousarray((w_hh * scale[:, None]).T), b
 
 
-def _unorder(a, rows):
-    """Undo the gate-block reordering on axis 0."""
-    if rows is None:
-        return a
-    out = xp.empty_like(a)
-    out[rows] = a
-    return out
+def _sigmoid_of_negated_(a):
+    """In place: a <- 1 / (1 + exp(a)), the sigmoid of -a (the gate rows come pre-negated)."""
+    xp.exp(a, out=a)
+    a += 1
+    xp.divide(1, a, out=a)  # faster than xp.reciprocal for float32
 
 
 def _project(x, w, b):
@@ -94,9 +92,9 @@ class _FusedLayer(Function):
         order = range(steps - 1, -1, -1) if rev else range(steps)
         return [(t, t + rev, t + 1 - rev) for t in order]
 
-    def _save(self, x2, x_shape, y, w_ih, w_hh, rows, has_bias):
+    def _save(self, x2, x_shape, y, w_ih, w_hh, has_bias):
         self.x2, self.x_shape, self.y = x2, x_shape, y
-        self.w_ih, self.w_hh, self.rows, self.has_bias = w_ih, w_hh, rows, has_bias
+        self.w_ih, self.w_hh, self.has_bias = w_ih, w_hh, has_bias
 
     def _needs_dh0(self):
         return self.needs_input_grad[5]
@@ -104,17 +102,14 @@ class _FusedLayer(Function):
     def _weight_grads(self, d_x, d_h):
         """(dx, dW_ih, dW_hh, db_ih, db_hh) from the pre-activation gradients of all steps: ``d_x``
         (T, B, G*H) of the input projection and ``d_h`` of the recurrent product."""
-        need, rows, rev, steps = self.needs_input_grad, self.rows, self.rev, self.steps
-        dx2 = d_x.reshape(self.x2.shape[0], -1)
-        dh2 = d_h.reshape(self.x2.shape[0], -1)
+        need, rev, steps = self.needs_input_grad, self.rev, self.steps
+        rows = self.x2.shape[0]
+        dx2, dh2 = d_x.reshape(rows, -1), d_h.reshape(rows, -1)
         dx = (dx2 @ self.w_ih).reshape(self.x_shape) if need[0] else None
-        dw_ih = _unorder(dx2.T @ self.x2, rows) if need[1] else None
-        dw_hh = None
-        if need[2]:
-            h_prev = self.y[rev:steps + rev]
-            dw_hh = _unorder(dh2.T @ h_prev.reshape(dh2.shape[0], -1), rows)
-        db_ih = _unorder(dx2.sum(0), rows) if self.has_bias and need[3] else None
-        db_hh = _unorder(dh2.sum(0), rows) if self.has_bias and need[4] else None
+        dw_ih = dx2.T @ self.x2 if need[1] else None
+        dw_hh = dh2.T @ self.y[rev:steps + rev].reshape(rows, -1) if need[2] else None
+        db_ih = dx2.sum(0) if self.has_bias and need[3] else None
+        db_hh = dh2.sum(0) if self.has_bias and need[4] else None
         return dx, dw_ih, dw_hh, db_ih, db_hh
 
 
@@ -124,7 +119,7 @@ class RNNLayer(_FusedLayer):
     def forward(self, x, w_ih, w_hh, b_ih, b_hh, h0, reverse, keep, relu):
         hidden, y = self._start(x, h0, w_hh, reverse, 0)
         x2, gx = _project(x, w_ih, None if b_ih is None else b_ih + b_hh)
-        w_hh_t = w_hh.T
+        w_hh_t = xp.ascontiguousarray(w_hh.T)
         for t, p, o in self._times():
             h = y[o]
             xp.matmul(y[p], w_hh_t, out=h)
@@ -135,7 +130,7 @@ class RNNLayer(_FusedLayer):
                 xp.tanh(h, out=h)
         if keep:
             self.relu = relu
-            self._save(x2, x.shape, y, w_ih, w_hh, None, b_ih is not None)
+            self._save(x2, x.shape, y, w_ih, w_hh, b_ih is not None)
         return y
 
     def backward(self, dy):
@@ -144,8 +139,7 @@ class RNNLayer(_FusedLayer):
         fac = (out > 0).astype(out.dtype) if self.relu else 1 - out * out
         d = xp.empty_like(out)
         dh_rec = xp.zeros_like(out[0])
-        times = self._times()
-        for k, (t, p, o) in enumerate(reversed(times)):
+        for k, (t, _, o) in enumerate(reversed(self._times())):
             dt = d[t]
             xp.add(dy[o], dh_rec, out=dt)
             dt *= fac[t]
@@ -155,7 +149,7 @@ class RNNLayer(_FusedLayer):
 
 
 class LSTMLayer(_FusedLayer):
-    """PyTorch's LSTM over a whole sequence (gates i, f, g, o)::
+    """PyTorch's LSTM over a whole sequence (gate blocks i, f, g, o)::
 
         i, f, o = sigmoid(.), g = tanh(.)   of   W_ih x_t + b_ih + W_hh h_{t-1} + b_hh
         c_t = f * c_{t-1} + i * g,   h_t = o * tanh(c_t)
@@ -163,12 +157,10 @@ class LSTMLayer(_FusedLayer):
 
     def forward(self, x, w_ih, w_hh, b_ih, b_hh, h0, c0, reverse, keep):
         hidden, y = self._start(x, h0, w_hh, reverse, 1)
-        h3 = 3 * hidden
-        rows, scale = _gate_layout((0, 1, 3, 2), (0.5, 0.5, 0.5, 1.0), hidden, x.dtype)
-        w_ih_r, w_hh_r = w_ih[rows], w_hh[rows]
-        bias = None if b_ih is None else (b_ih + b_hh)[rows] * scale
-        x2, gates = _project(x, w_ih_r * scale[:, None], bias)
-        w_hh_t = (w_hh_r * scale[:, None]).T
+        h2, h3 = 2 * hidden, 3 * hidden
+        scale = _row_scale((-1.0, -1.0, -2.0, -1.0), hidden, x.dtype)
+        w_ih_s, w_hh_t, bias = _scaled(scale, w_ih, w_hh, None if b_ih is None else b_ih + b_hh)
+        x2, gates = _project(x, w_ih_s, bias)
         steps, batch = gates.shape[:2]
         # with keep, every c_t and tanh(c_t) stays for backward; without, two alternating buffers
         cells = xp.empty((steps + 1 if keep else 2, batch, hidden), dtype=x.dtype)
@@ -178,52 +170,59 @@ class LSTMLayer(_FusedLayer):
         rec = xp.empty((batch, 4 * hidden), dtype=x.dtype)
         ig = xp.empty((batch, hidden), dtype=x.dtype)
         c = cells[first]
-        for k, (t, p, o) in enumerate(self._times()):
-            c_prev, c = (cells[p], cells[o]) if keep else (cells[k % 2], cells[(k + 1) % 2])
-            tc = tanh_c[t] if keep else tanh_c[0]
-            g = gates[t]
-            xp.matmul(y[p], w_hh_t, out=rec)
-            g += rec
-            xp.tanh(g, out=g)
-            sig = g[:, :h3]
-            sig *= 0.5
-            sig += 0.5
-            xp.multiply(g[:, hidden:2 * hidden], c_prev, out=c)
-            xp.multiply(g[:, :hidden], g[:, h3:], out=ig)
-            c += ig
-            xp.tanh(c, out=tc)
-            xp.multiply(g[:, 2 * hidden:h3], tc, out=y[o])
+        with xp.errstate(over="ignore"):
+            for k, (t, p, o) in enumerate(self._times()):
+                c_prev, c = (cells[p], cells[o]) if keep else (cells[k % 2], cells[(k + 1) % 2])
+                tc = tanh_c[t] if keep else tanh_c[0]
+                a = gates[t]
+                xp.matmul(y[p], w_hh_t, out=rec)
+                a += rec
+                _sigmoid_of_negated_(a)
+                g = a[:, h2:h3]  # holds sigmoid(2 a_g): tanh(a_g) = 2 sigmoid(2 a_g) - 1
+                g *= 2
+                g -= 1
+                xp.multiply(a[:, hidden:h2], c_prev, out=c)
+                xp.multiply(a[:, :hidden], g, out=ig)
+                c += ig
+                xp.tanh(c, out=tc)
+                xp.multiply(a[:, h3:], tc, out=y[o])
         y[steps + 1] = c
         if keep:
             self.gates, self.cells, self.tanh_c = gates, cells, tanh_c
-            self._save(x2, x.shape, y, w_ih_r, w_hh_r, rows, b_ih is not None)
+            self._save(x2, x.shape, y, w_ih, w_hh, b_ih is not None)
         return y
 
     def backward(self, dy):
         gates, cells, tanh_c, steps = self.gates, self.cells, self.tanh_c, self.steps
-        hidden = cells.shape[2]
+        batch, hidden = cells.shape[1:]
         h2, h3 = 2 * hidden, 3 * hidden
-        # factors that do not depend on the recursion, computed for all steps at once
-        sig = gates[..., :h3]
-        dsig = sig * (1 - sig)
-        dg_fac = gates[..., :hidden] * (1 - gates[..., h3:] ** 2)
-        dc_fac = gates[..., h2:h3] * (1 - tanh_c * tanh_c)
-        d = xp.empty_like(gates)
+        d = xp.empty_like(gates)  # pre-activation gradients of every step
         dc = xp.array(dy[steps + 1])
-        dh = xp.empty_like(dc)
-        tmp = xp.empty_like(dc)
+        dh, tmp = xp.empty_like(dc), xp.empty_like(dc)
+        dsig = xp.empty_like(gates[0])
         dh_rec = xp.zeros_like(dc)
         for k, (t, p, o) in enumerate(reversed(self._times())):
+            a, tc, dt = gates[t], tanh_c[t], d[t]
+            i, f, g, og = a[:, :hidden], a[:, hidden:h2], a[:, h2:h3], a[:, h3:]
             xp.add(dy[o], dh_rec, out=dh)
-            xp.multiply(dh, dc_fac[t], out=tmp)
+            xp.multiply(tc, tc, out=tmp)  # dc += dh * o * (1 - tanh(c)^2)
+            xp.subtract(1, tmp, out=tmp)
+            tmp *= og
+            tmp *= dh
             dc += tmp
-            dt = d[t]
-            xp.multiply(dc, gates[t, :, h3:], out=dt[:, :hidden])
+            xp.subtract(1, a, out=dsig)  # sigmoid' = s (1 - s); the g block is unused
+            dsig *= a
+            xp.multiply(dc, g, out=dt[:, :hidden])
             xp.multiply(dc, cells[p], out=dt[:, hidden:h2])
-            xp.multiply(dh, tanh_c[t], out=dt[:, h2:h3])
-            dt[:, :h3] *= dsig[t]
-            xp.multiply(dc, dg_fac[t], out=dt[:, h3:])
-            dc *= gates[t, :, hidden:h2]
+            xp.multiply(dh, tc, out=dt[:, h3:])
+            dt[:, :h2] *= dsig[:, :h2]
+            dt[:, h3:] *= dsig[:, h3:]
+            dg = dt[:, h2:h3]  # dc * i * (1 - g^2)
+            xp.multiply(g, g, out=dg)
+            xp.subtract(1, dg, out=dg)
+            dg *= i
+            dg *= dc
+            dc *= f
             if k < steps - 1 or self._needs_dh0():
                 xp.matmul(dt, self.w_hh, out=dh_rec)
         need = self.needs_input_grad
@@ -232,7 +231,7 @@ class LSTMLayer(_FusedLayer):
 
 
 class GRULayer(_FusedLayer):
-    """PyTorch's GRU over a whole sequence (gates r, z, n)::
+    """PyTorch's GRU over a whole sequence (gate blocks r, z, n)::
 
         r = sigmoid(W_ir x + b_ir + W_hr h + b_hr),  z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
         n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),  h_t = (1 - z) * n + z * h_{t-1}
@@ -241,34 +240,33 @@ class GRULayer(_FusedLayer):
     def forward(self, x, w_ih, w_hh, b_ih, b_hh, h0, reverse, keep):
         hidden, y = self._start(x, h0, w_hh, reverse, 0)
         h2 = 2 * hidden
-        _, scale = _gate_layout((0, 1, 2), (0.5, 0.5, 1.0), hidden, x.dtype)
-        x2, gx = _project(x, w_ih * scale[:, None], None if b_ih is None else b_ih * scale)
-        w_hh_t = (w_hh * scale[:, None]).T
+        scale = _row_scale((-1.0, -1.0, 1.0), hidden, x.dtype)
+        w_ih_s, w_hh_t, b_x = _scaled(scale, w_ih, w_hh, b_ih)
         b_h = None if b_hh is None else b_hh * scale
+        x2, gx = _project(x, w_ih_s, b_x)
         steps, batch = gx.shape[:2]
         gh = xp.empty((steps if keep else 1, batch, 3 * hidden), dtype=x.dtype)
         tmp = xp.empty((batch, hidden), dtype=x.dtype)
-        for t, p, o in self._times():
-            a = gh[t] if keep else gh[0]
-            xp.matmul(y[p], w_hh_t, out=a)
-            if b_h is not None:
-                a += b_h
-            g = gx[t]
-            rz, n = g[:, :h2], g[:, h2:]
-            rz += a[:, :h2]
-            xp.tanh(rz, out=rz)
-            rz *= 0.5
-            rz += 0.5
-            xp.multiply(rz[:, :hidden], a[:, h2:], out=tmp)
-            n += tmp
-            xp.tanh(n, out=n)
-            h = y[o]
-            xp.subtract(y[p], n, out=h)
-            h *= rz[:, hidden:]
-            h += n
+        with xp.errstate(over="ignore"):
+            for t, p, o in self._times():
+                a = gh[t] if keep else gh[0]
+                xp.matmul(y[p], w_hh_t, out=a)
+                if b_h is not None:
+                    a += b_h
+                g = gx[t]
+                rz, n = g[:, :h2], g[:, h2:]
+                rz += a[:, :h2]
+                _sigmoid_of_negated_(rz)
+                xp.multiply(rz[:, :hidden], a[:, h2:], out=tmp)
+                n += tmp
+                xp.tanh(n, out=n)
+                h = y[o]
+                xp.subtract(y[p], n, out=h)
+                h *= rz[:, hidden:]
+                h += n
         if keep:
             self.gx, self.gh = gx, gh
-            self._save(x2, x.shape, y, w_ih, w_hh, None, b_ih is not None)
+            self._save(x2, x.shape, y, w_ih, w_hh, b_ih is not None)
         return y
 
     def backward(self, dy):

@@ -209,6 +209,8 @@ def max(x: Tensor, dim=None, keepdim: bool = False):
 
 
 def min(x: Tensor, dim=None, keepdim: bool = False):
+    """``min(x)`` the smallest value; ``min(x, dim)`` a (values, indices) pair; ``min(x, other)`` the
+    elementwise minimum. The first index wins at ties."""
     return _max_min(x, dim, keepdim, False, "min")
 
 
@@ -218,6 +220,7 @@ def amax(x: Tensor, dim=(), keepdim: bool = False) -> Tensor:
 
 
 def amin(x: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    """Minimum over ``dim`` (default all); tied elements share the gradient equally."""
     return AMax.apply(x, _axes(x, dim, "amin"), keepdim, False)
 
 
@@ -267,11 +270,13 @@ def norm(x: Tensor, p=2, dim=None, keepdim: bool = False) -> Tensor:
 
 
 def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Whether all elements (over ``dim``) are true."""
     axes = _axes(x, dim, "all")
     return Tensor._make(xp.asarray(xp.all(x._data, axis=axes, keepdims=keepdim)))
 
 
 def any(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Whether any element (over ``dim``) is true."""
     axes = _axes(x, dim, "any")
     return Tensor._make(xp.asarray(xp.any(x._data, axis=axes, keepdims=keepdim)))
 
@@ -288,6 +293,7 @@ class CumSum(Function):
 
 
 def cumsum(x: Tensor, dim: int) -> Tensor:
+    """Cumulative sum along ``dim``."""
     return CumSum.apply(x, norm_dim(dim, x._data.ndim, "cumsum"))
 
 
@@ -311,5 +317,6 @@ class Prod(Function):
 
 
 def prod(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Product of all elements, or along ``dim``; the gradient is exact where elements are 0."""
     axis = None if dim is None else norm_dim(dim, x._data.ndim, "prod")
     return Prod.apply(x, axis, keepdim)

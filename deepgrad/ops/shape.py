@@ -85,7 +85,7 @@ class Flip(Function):
 
 def reshape(x: Tensor, *shape) -> Tensor:
     """The same data in a new shape; one dimension may be -1."""
-    shape = shape_arg(shape, "reshape")
+    shape = shape_arg(shape, "reshape", negative_ok=True)
     size = x._data.size
     known = 1
     for s in shape:
@@ -104,6 +104,7 @@ view = reshape
 
 
 def view_as(x: Tensor, other: Tensor) -> Tensor:
+    """``x`` reshaped to ``other``'s shape."""
     return reshape(x, other._data.shape)
 
 
@@ -126,6 +127,7 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 
 def unflatten(x: Tensor, dim: int, sizes) -> Tensor:
+    """Split dimension ``dim`` into ``sizes``."""
     d = norm_dim(dim, x._data.ndim, "unflatten")
     shape = x._data.shape
     return reshape(x, shape[:d] + tuple(sizes) + shape[d + 1:])
@@ -153,7 +155,7 @@ def unsqueeze(x: Tensor, dim: int) -> Tensor:
 
 def permute(x: Tensor, *dims) -> Tensor:
     """Reorder dimensions."""
-    dims = shape_arg(dims, "permute")
+    dims = shape_arg(dims, "permute", negative_ok=True)
     nd = x._data.ndim
     if len(dims) != nd:
         raise RuntimeError(f"permute: expected {nd} dims for a tensor of shape {tuple(x._data.shape)}, "
@@ -182,12 +184,15 @@ swapaxes = transpose
 
 def expand(x: Tensor, *sizes) -> Tensor:
     """A broadcast view at ``sizes``; -1 keeps a dimension."""
-    sizes = shape_arg(sizes, "expand")
+    sizes = shape_arg(sizes, "expand", negative_ok=True)
     shape = x._data.shape
     lead = len(sizes) - len(shape)
     if lead < 0:
         raise RuntimeError(f"expand: the number of sizes ({len(sizes)}) must be at least the number of "
                            f"dims ({len(shape)})")
+    if any(s == -1 for s in sizes[:lead]):
+        raise RuntimeError(f"expand: the size -1 is not allowed in a new leading dimension (shape "
+                           f"{tuple(shape)} to {list(sizes)})")
     target = tuple(shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
     for i, s in enumerate(shape):
         if s != 1 and s != target[i + lead]:
@@ -199,14 +204,17 @@ def expand(x: Tensor, *sizes) -> Tensor:
 
 
 def expand_as(x: Tensor, other: Tensor) -> Tensor:
+    """``x`` expanded to ``other``'s shape."""
     return expand(x, other._data.shape)
 
 
 def broadcast_to(x: Tensor, shape) -> Tensor:
+    """``x`` expanded to ``shape``."""
     return expand(x, tuple(shape))
 
 
 def broadcast_tensors(*tensors):
+    """The tensors expanded to their common broadcast shape."""
     shape = broadcast_shape("broadcast_tensors", *[t._data.shape for t in tensors])
     return tuple(expand(t, shape) for t in tensors)
 
@@ -232,6 +240,10 @@ def cat(tensors, dim: int = 0) -> Tensor:
         dt = B.result_type(dt, 1, t.dtype, 1)
     tensors = [t if t._data.dtype == dt.np else cast(t, dt) for t in tensors]
     nd = tensors[0]._data.ndim
+    for i, t in enumerate(tensors):
+        if t._data.ndim == 0:
+            raise RuntimeError(f"cat: zero-dimensional tensor (at position {i}) cannot be concatenated; "
+                               f"use stack, or reshape it to 1 dimension")
     d = norm_dim(dim, nd, "cat")
     ref = tensors[0]._data.shape
     for i, t in enumerate(tensors):
@@ -293,6 +305,7 @@ def chunk(x: Tensor, chunks: int, dim: int = 0):
 
 
 def unbind(x: Tensor, dim: int = 0):
+    """The slices of ``x`` along ``dim``, that dimension removed."""
     d = norm_dim(dim, x._data.ndim, "unbind")
     index = [slice(None)] * x._data.ndim
     out = []
@@ -303,5 +316,6 @@ def unbind(x: Tensor, dim: int = 0):
 
 
 def flip(x: Tensor, dims) -> Tensor:
+    """``x`` with the order of elements reversed along ``dims``."""
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     return Flip.apply(x, tuple(norm_dim(d, x._data.ndim, "flip") for d in dims))

@@ -58,15 +58,16 @@ def plot_decision_boundary(predict_fn: Callable, X, y, path, resolution: int = 2
     point_idx = [index[v] for v in y.tolist()]
 
     plt = pyplot()
-    cmap = plt.get_cmap("tab10", max(len(classes), 2))
+    palette = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+    colours = [palette(i % palette.N) for i in range(len(classes))]
     fig, ax = plt.subplots(figsize=(5.5, 5))
     ax.contourf(xs.tolist(), ys.tolist(), region_idx, levels=[i - 0.5 for i in range(len(classes) + 1)],
-                cmap=cmap, vmin=-0.5, vmax=cmap.N - 0.5, alpha=0.3)
+                colors=colours, alpha=0.3)
     pts = X.tolist()
     for c, i in index.items():
         sel = [p for p, k in zip(pts, point_idx) if k == i]
         if sel:
-            ax.scatter([p[0] for p in sel], [p[1] for p in sel], color=cmap(i), edgecolors="k",
+            ax.scatter([p[0] for p in sel], [p[1] for p in sel], color=colours[i], edgecolors="k",
                        linewidths=0.5, s=25, label=str(c))
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])

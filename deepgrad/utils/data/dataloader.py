@@ -85,13 +85,13 @@ def default_collate(batch: Sequence):
         except TypeError:
             return merged
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):
-        return type(elem)(*(default_collate(list(samples)) for samples in zip(*batch)))
+        return type(elem)(*(default_collate(samples) for samples in zip(*batch)))
     if isinstance(elem, Sequence):
         size = len(elem)
         if any(len(sample) != size for sample in batch):
             raise RuntimeError(f"default_collate: each element in list of batch should be of equal size, "
                                f"got sizes {[len(sample) for sample in batch]}")
-        columns = [default_collate(list(samples)) for samples in zip(*batch)]
+        columns = [default_collate(samples) for samples in zip(*batch)]
         if isinstance(elem, tuple):
             return columns
         try:

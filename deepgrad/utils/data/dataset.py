@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Iterable, Sequence
 
 from ...backend import xp
-from ...creation import randperm
+from ...creation import from_numpy, randperm
 from ...random import Generator, default_generator
 from ...tensor import Tensor
 
@@ -51,7 +51,7 @@ class IterableDataset(Dataset):
 
 
 def _batch_index(indices) -> Tensor:
-    return Tensor._make(xp.asarray([int(i) for i in indices], dtype=xp.int64))
+    return from_numpy(xp.asarray([int(i) for i in indices], dtype=xp.int64))
 
 
 class TensorDataset(Dataset):
@@ -136,7 +136,8 @@ class ConcatDataset(Dataset):
             idx = len(self) + idx
         which = bisect.bisect_right(self.cumulative_sizes, idx)
         if which == len(self.datasets):
-            raise IndexError(f"ConcatDataset: index {idx} is out of range for a dataset of length {len(self)}")
+            raise IndexError(f"ConcatDataset: index {idx} is out of range for a dataset of length "
+                             f"{len(self)}")
         start = self.cumulative_sizes[which - 1] if which else 0
         return self.datasets[which][idx - start]
 
