@@ -84,7 +84,10 @@ def _sample(args) -> int:
     from .text import read_corpus
     from .train.lm import load_lm
     model, vocab, _ = load_lm(args.checkpoint)
-    prime = read_corpus(args.prime_file) if args.prime_file else (args.prime if args.prime is not None else "\n")
+    if args.prime_file:
+        prime = read_corpus(args.prime_file)
+    else:
+        prime = args.prime if args.prime is not None else "\n"
     missing = vocab.missing(prime)
     if missing:
         print(f"error: the prime text has characters the model never saw: "
@@ -123,7 +126,8 @@ def _viz_cells(args) -> int:
     from .viz import cell_states, feature_correlations, render_cells_html
     model, vocab, ckpt = load_lm(args.checkpoint)
     if ckpt["config"]["cell"] != "lstm":
-        raise ValueError(f"viz-cells shows LSTM cell states; this checkpoint's cell is {ckpt['config']['cell']!r}")
+        raise ValueError(f"viz-cells shows LSTM cell states; this checkpoint's cell is "
+                         f"{ckpt['config']['cell']!r}")
     text = read_corpus(args.text if args.text else ckpt["config"]["corpus"])[:args.max_chars]
     missing = vocab.missing(text)
     if missing:
@@ -158,7 +162,6 @@ def _add_grad_flow(sub) -> None:
 
 
 def _grad_flow(args) -> int:
-    import deepgrad as dg
     import deepgrad.nn.functional as F
     from .text import CharVocab, StreamBatches, read_corpus
     from .viz import gradient_flow, plot_gradient_flow

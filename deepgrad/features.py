@@ -21,7 +21,8 @@ def _as_float_tensor(x, op: str) -> Tensor:
     if not x.is_floating_point():
         x = x.to(dg.get_default_dtype())
     if x.ndim not in (1, 2):
-        raise ValueError(f"{op}: expected a 1-D tensor (N,) or a 2-D tensor (N, d), got shape {tuple(x.shape)}")
+        raise ValueError(f"{op}: expected a 1-D tensor (N,) or a 2-D tensor (N, d), got shape "
+                         f"{tuple(x.shape)}")
     return x
 
 
@@ -66,7 +67,8 @@ class FeatureMap:
 
     def __init__(self, *fns: Callable):
         if not fns:
-            raise ValueError("FeatureMap: give at least one function, e.g. FeatureMap(lambda x: 1, lambda x: x)")
+            raise ValueError("FeatureMap: give at least one function, e.g. "
+                             "FeatureMap(lambda x: 1, lambda x: x)")
         for i, fn in enumerate(fns):
             if not callable(fn):
                 raise TypeError(f"FeatureMap: argument {i} must be callable, got {type(fn).__name__}")

@@ -11,6 +11,7 @@ import deepgrad as dg
 import deepgrad.nn as nn
 import deepgrad.nn.functional as F
 from deepgrad.autograd import gradcheck
+from deepgrad.ops import conv as conv_ops
 from tests.helpers import assert_close, compare, rand, to_dg
 
 # (N, C, H, W, O, kernel, stride, padding, dilation, groups, bias)
@@ -145,6 +146,60 @@ def test_float32_matches_torch_within_float32_precision():
     x, w = rand(4, 8, 12, 12, dtype=np.float32), rand(16, 8, 3, 3, seed=1, dtype=np.float32)
     compare(lambda x, w: F.conv2d(x, w, padding=1), x, w, torch_fn=lambda x, w: TF.conv2d(x, w, padding=1),
             atol=1e-4, rtol=1e-4)
+
+
+# ---------------------------------------------------------------------------- workspace and threads
+@pytest.fixture
+def eager_workspace_and_threads():
+    """Every array of the conv kernels from the workspace cache, every copy split over 3 threads
+    (normally only large tensors take these paths)."""
+    ws, th = conv_ops.workspace, conv_ops.threads
+    saved = ws.min_bytes, th.min_elements, th.count
+    ws.min_bytes, th.min_elements, th.count = 0, 0, 3
+    yield ws
+    ws.min_bytes, th.min_elements, th.count = saved
+    ws.clear()
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize("case", [CONV2D_CASES[i] for i in (1, 3, 8, 12)])
+def test_cached_and_threaded_paths_match_torch(case, eager_workspace_and_threads):
+    test_conv2d_matches_torch(case)
+
+
+@pytest.mark.parametrize("case", [TRANSPOSE_CASES[i] for i in (1, 3)])
+def test_cached_and_threaded_transpose_matches_torch(case, eager_workspace_and_threads):
+    test_conv_transpose2d_matches_torch(case)
+
+
+def test_workspace_never_hands_out_an_array_still_in_use(eager_workspace_and_threads):
+    w = to_dg(rand(4, 3, 3, 3, seed=1))
+    y1 = F.conv2d(to_dg(rand(2, 3, 6, 6)), w, padding=1)
+    before = y1.numpy().copy()
+    F.conv2d(to_dg(rand(2, 3, 6, 6, seed=5)), w, padding=1)  # same shapes: would reuse y1's buffer
+    np.testing.assert_array_equal(y1.numpy(), before)
+    count = len(eager_workspace_and_threads._buffers)
+    for seed in range(3):  # arrays dropped after each call: their buffers come back, none added
+        F.conv2d(to_dg(rand(2, 3, 6, 6, seed=seed)), w, padding=1)
+    assert len(eager_workspace_and_threads._buffers) == count
+    eager_workspace_and_threads.clear()  # keeps only the buffer y1 still uses
+    assert len(eager_workspace_and_threads._buffers) == 1
+    del y1
+    eager_workspace_and_threads.clear()
+    assert not eager_workspace_and_threads._buffers
+
+
+def test_second_backward_with_retain_graph_matches_first(eager_workspace_and_threads):
+    x = to_dg(rand(2, 3, 6, 6), requires_grad=True)
+    w = to_dg(rand(4, 3, 3, 3, seed=1), requires_grad=True)
+    loss = (F.conv2d(x, w, padding=1) ** 2).sum()
+    loss.backward(retain_graph=True)
+    first = x.grad.numpy().copy(), w.grad.numpy().copy()
+    x.grad = w.grad = None
+    F.conv2d(to_dg(rand(2, 3, 6, 6, seed=7)), w.detach(), padding=1).sum()  # churn the workspace
+    loss.backward()
+    np.testing.assert_allclose(x.grad.numpy(), first[0], rtol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy(), first[1], rtol=1e-12)
 
 
 # ---------------------------------------------------------------------------- unfold / fold

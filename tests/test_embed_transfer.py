@@ -10,8 +10,8 @@ import deepgrad.nn.functional as F
 from deepgrad import nn
 from deepgrad.models import MLP
 from deepgrad.train.transfer import (
-    count_trainable, digits_cnn, fine_tune_last, freeze, parameterised_layers, replace_head, transfer_experiment,
-    unfreeze)
+    count_trainable, digits_cnn, fine_tune_last, freeze, parameterised_layers, replace_head,
+    transfer_experiment, unfreeze)
 from deepgrad.utils.data import DataLoader, TensorDataset
 from deepgrad.vision.embed import PCA, Img2Vec, embed, nearest_neighbours, pca, plot_embeddings
 
@@ -81,7 +81,8 @@ def test_nearest_neighbours_vs_brute_force(metric):
 def test_nearest_neighbours_ties_and_errors():
     F_ = dg.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [2.0, 0.0]])
     idx, dist = nearest_neighbours(F_, dg.tensor([3.0, 0.0]), k=3, metric="cosine")
-    assert idx.tolist() == [0, 2, 3] and dist.tolist() == [0.0, 0.0, 0.0]  # equal distances: lower index first
+    # equal distances: lower index first
+    assert idx.tolist() == [0, 2, 3] and dist.tolist() == [0.0, 0.0, 0.0]
     with pytest.raises(ValueError, match=r"k must be in \[1, 4\], got 5"):
         nearest_neighbours(F_, F_[0], k=5)
     with pytest.raises(ValueError, match="metric must be 'cosine' or 'euclidean', got 'l1'"):
@@ -134,3 +135,79 @@ def test_plot_embeddings(tmp_path):
         plot_embeddings(dg.zeros(80, 3), labels, tmp_path / "x.png")
     with pytest.raises(ValueError, match="80 points but 3 labels"):
         plot_embeddings(pts, [0, 1, 2], tmp_path / "x.png")
+
+
+# ------------------------------------------------------------------------- freezing and heads
+def test_freeze_unfreeze_and_count():
+    net = digits_cnn(5)
+    total = sum(p.numel() for p in net.parameters())
+    assert freeze(net.features) is net.features
+    assert all(not p.requires_grad for p in net.features.parameters())
+    assert count_trainable(net) == 64 * 5 + 5
+    unfreeze(net)
+    assert count_trainable(net) == total
+
+
+def test_replace_head():
+    dg.manual_seed(0)
+    mlp = MLP([4, 6, 3])
+    old = mlp[2]
+    assert replace_head(mlp, nn.Linear(6, 7)) is old  # default: the last layer with parameters
+    assert tuple(mlp(dg.randn(2, 4)).shape) == (2, 7)
+    net = digits_cnn(5)
+    new = nn.Linear(64, 2)
+    replace_head(net, new, "head")
+    assert net.head is new and tuple(net(dg.rand(3, 1, 8, 8)).shape) == (3, 2)
+    replace_head(net, nn.Linear(128, 32), "features.7")  # a dotted name inside a Sequential
+    assert net.features[7].out_features == 32
+    with pytest.raises(ValueError, match="no submodule 'fc3'"):
+        replace_head(net, nn.Linear(2, 2), "fc3")
+    with pytest.raises(TypeError, match="new_head must be an nn.Module, got function"):
+        replace_head(net, lambda x: x, "head")
+
+
+def test_fine_tune_last():
+    net = digits_cnn(5)
+    assert [n for n, _ in parameterised_layers(net)] == ["features.0", "features.3", "features.7", "head"]
+    assert fine_tune_last(net, 2) == ["features.7", "head"]
+    trainable = [n for n, p in net.named_parameters() if p.requires_grad]
+    assert trainable == ["features.7.weight", "features.7.bias", "head.weight", "head.bias"]
+    assert fine_tune_last(net, 0) == [] and count_trainable(net) == 0
+    with pytest.raises(ValueError, match=r"k must be an int in \[0, 4\]"):
+        fine_tune_last(net, 5)
+
+
+@pytest.mark.parametrize("make_opt", [lambda ps: dg.optim.Adam(ps, lr=1e-2, weight_decay=0.1),
+                                      lambda ps: dg.optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.1)])
+def test_frozen_parameters_are_bit_identical_after_fine_tuning(make_opt):
+    dg.manual_seed(0)
+    net = digits_cnn(5)
+    fine_tune_last(net, 2)
+    before = {n: p.detach().numpy().copy() for n, p in net.named_parameters()}
+    opt = make_opt(net.parameters())  # every parameter, frozen ones included: they get no gradient
+    x, y = dg.rand(16, 1, 8, 8), dg.randint(0, 5, (16,))
+    for _ in range(3):
+        opt.zero_grad()
+        F.cross_entropy(net(x), y).backward()
+        opt.step()
+    for n, p in net.named_parameters():
+        if p.requires_grad:
+            assert not np.array_equal(p.detach().numpy(), before[n]), f"{n} was not trained"
+        else:
+            assert p.grad is None
+            assert np.array_equal(p.detach().numpy(), before[n]), f"frozen {n} changed"
+
+
+# ------------------------------------------------------------------------- the experiment
+def test_transfer_experiment_small_budget(capsys):
+    pytest.importorskip("sklearn")
+    # a budget of 6 steps on the new classes: the pretrained network has a head start
+    r = transfer_experiment(shots=20, pretrain_epochs=2, epochs=(3,), batch_size=64, seed=0)
+    assert r["epochs"] == [3] and r["n_test"] > 150
+    assert set(r["accuracy"]) == {"linear", "linear_conv2", "linear_conv1", "finetune", "scratch"}
+    assert all(0.0 <= r[k] <= 1.0 for k in ("linear", "finetune", "scratch"))
+    assert r["pretrain"] > 0.7
+    assert min(r["linear"], r["finetune"]) > r["scratch"] + 0.15
+    assert r["trainable"]["linear"] == 64 * 5 + 5 and r["trainable"]["finetune"] == r["trainable"]["scratch"]
+    out = capsys.readouterr().out
+    assert "(c) train from scratch on the 100 examples" in out and "Use Linear Classifier on top layer" in out

@@ -136,24 +136,6 @@ ACTIVATIONS = [
 IDS = [repr(make(tnn)) for make in ACTIVATIONS]
 
 # bugs in deepgrad/ops/elementwise.py (reported, not owned here); each reproduction is in the reason
-KNOWN_BUGS = {
-    ("value", "Softplus(beta=1.0, threshold=20.0)"):
-        "softplus gradient at x == 0 is 0 instead of sigmoid(0) = 0.5: ew.softplus composes "
-        "relu(bx) + log1p(exp(-abs(bx))), and both relu and abs have zero gradient at 0. "
-        "Repro: x = dg.zeros(1, requires_grad=True); F.softplus(x).sum().backward(); x.grad -> 0",
-    ("value", "Softplus(beta=2.0, threshold=1.0)"): "same softplus gradient at x == 0",
-    ("float32", "GELU(approximate='tanh')"):
-        "Gelu.forward (tanh) multiplies by k = xp.sqrt(2 / xp.pi), a NumPy float64 scalar, which "
-        "promotes float32 inputs to float64. Repro: F.gelu(dg.ones(2), 'tanh').dtype -> float64",
-}
-
-
-def _mark_known_bug(request, test: str, name: str) -> None:
-    reason = KNOWN_BUGS.get((test, name))
-    if reason:
-        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
-
-
 def _activation_input():
     x = rand(3, 4, 5) * 3
     x[0, 0, :3] = [0.0, 1e-9, -1e-9]  # values at the kink
@@ -162,17 +144,15 @@ def _activation_input():
 
 
 @pytest.mark.parametrize("make", ACTIVATIONS, ids=IDS)
-def test_activation_value_grad_and_repr_match_torch(make, request):
+def test_activation_value_grad_and_repr_match_torch(make):
     d, t = make(nn), make(tnn)
-    _mark_known_bug(request, "value", repr(t))
     assert repr(d) == repr(t)
     compare(lambda v: d(v), _activation_input(), torch_fn=lambda v: t(v), atol=1e-10, rtol=1e-7)
 
 
 @pytest.mark.parametrize("make", ACTIVATIONS, ids=IDS)
-def test_activation_gradcheck_and_float32(make, request):
+def test_activation_gradcheck_and_float32(make):
     d = make(nn)
-    _mark_known_bug(request, "float32", repr(d))
     x = dg.tensor(rand(2, 3, seed=4) + 0.05, requires_grad=True)  # away from the kink at 0
     assert gradcheck(lambda v: d(v), (x,))
     xf = dg.tensor(_activation_input().astype(np.float32), requires_grad=True)

@@ -34,6 +34,7 @@ def test_reduction_over_dims(name, dim, keepdim):
 @pytest.mark.parametrize("kw", [{}, {"unbiased": False}, {"unbiased": True}, {"correction": 0},
                                 {"correction": 2}], ids=str)
 @pytest.mark.filterwarnings("ignore:var/std")
+@pytest.mark.filterwarnings("ignore:invalid value encountered in reduce")  # the harness's sum of inf - inf
 def test_var_std(name, dim, keepdim, kw):
     compare(lambda x: getattr(x, name)(**_kw(dim, keepdim), **kw), X)
 

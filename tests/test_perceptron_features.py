@@ -126,7 +126,7 @@ def test_polynomial_nd_order():
 def test_polynomial_errors():
     with pytest.raises(ValueError, match="degree must be a non-negative int, got -1"):
         polynomial(dg.ones(3), -1)
-    with pytest.raises(ValueError, match=r"expected a 1-D tensor \(N,\) or a 2-D tensor \(N, d\), got shape \(2, 2, 2\)"):
+    with pytest.raises(ValueError, match=r"a 2-D tensor \(N, d\), got shape \(2, 2, 2\)"):
         polynomial(dg.ones(2, 2, 2), 2)
 
 
@@ -141,7 +141,7 @@ def test_feature_map_columns():
 
 
 def test_feature_map_errors():
-    with pytest.raises(ValueError, match=r"function 0 must return a number or a tensor of shape \(3,\).*\(3, 2\)"):
+    with pytest.raises(ValueError, match=r"function 0 must return .* shape \(3,\).*\(3, 2\)"):
         FeatureMap(lambda x: x.reshape(3, 1).expand(3, 2))(dg.ones(3))
     with pytest.raises(TypeError, match="argument 1 must be callable, got int"):
         FeatureMap(lambda x: x, 3)

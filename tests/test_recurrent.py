@@ -229,6 +229,21 @@ def test_fused_layer_gradcheck(name, fused, cell, gates, reverse):
     assert gradcheck(fn, inputs)
 
 
+def test_fused_layer_retain_graph_and_inplace_check():
+    lstm = nn.LSTM(3, 4)
+    x = dg.randn(5, 2, 3, requires_grad=True)
+    out, (_, c_n) = lstm(x)
+    loss = out.sum() + c_n.sum()
+    loss.backward(retain_graph=True)  # the saved per-step state is not consumed by a backward
+    first = x.grad.numpy().copy()
+    loss.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * first, rtol=1e-6)
+    out, _ = lstm(x)
+    out.mul_(2)  # backward reads the outputs (the previous hidden states), so this must be caught
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        out.sum().backward()
+
+
 def test_lstm_cell_state_grows_at_most_linearly():
     """|c_t| <= t from c_0 = 0, since |f|, |i| <= 1 and |g| <= 1; saturated gates reach the bound."""
     rng = np.random.default_rng(0)
@@ -397,6 +412,9 @@ def test_constructor_errors():
         nn.GRU(4, 3, 0)
     with pytest.raises(ValueError, match="unknown recurrent mode 'XYZ'"):
         nn.RNNBase("XYZ", 4, 3)
+    with pytest.raises(RuntimeError, match="device 'cuda' is not available"):
+        nn.LSTM(4, 3, device="cuda")
+    assert nn.GRUCell(4, 3, device="cpu", dtype=dg.float64).weight_hh.dtype == dg.float64
 
 
 def test_cell_errors_name_expected_and_given():

@@ -30,7 +30,8 @@ def make_data(n: int, noise: float, generator: dg.Generator):
     return x, target(x) + noise * dg.randn(n, generator=generator, dtype=dg.float64)
 
 
-def run(n_train: int = 30, n_test: int = 500, noise: float = 0.2, seed: int = 0, out: str | None = None) -> dict:
+def run(n_train: int = 30, n_test: int = 500, noise: float = 0.2, seed: int = 0,
+        out: str | None = None) -> dict:
     """Fit each feature map on ``n_train`` points, print and return {name: (train MSE, test MSE)}, and
     when ``out`` is given save ``curve_fitting.png`` there."""
     g = dg.Generator().manual_seed(seed)
@@ -67,7 +68,8 @@ def run(n_train: int = 30, n_test: int = 500, noise: float = 0.2, seed: int = 0,
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="figures", help="folder for the PNG (default: figures)")
     parser.add_argument("--n-train", type=int, default=30)
     parser.add_argument("--noise", type=float, default=0.2)

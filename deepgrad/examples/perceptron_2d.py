@@ -50,7 +50,8 @@ def run(n: int = 100, epochs: int = 100, seed: int = 0, out: str | None = None) 
     runs = {
         "separable points, phi(x) = x": (Perceptron(2, bias=True).fit(X, y, epochs), X, y, None),
         "XOR, phi(x) = x": (Perceptron(2, bias=True).fit(Xx, yx, epochs), Xx, yx, None),
-        "XOR, phi(x) = [x1, x2, x1 x2]": (Perceptron(3, bias=True).fit(product(Xx), yx, epochs), Xx, yx, product),
+        "XOR, phi(x) = [x1, x2, x1 x2]":
+            (Perceptron(3, bias=True).fit(product(Xx), yx, epochs), Xx, yx, product),
     }
     results = {}
     for i, (name, (p, data, labels, phi)) in enumerate(runs.items()):
@@ -66,7 +67,8 @@ def run(n: int = 100, epochs: int = 100, seed: int = 0, out: str | None = None) 
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="figures", help="folder for the PNGs (default: figures)")
     parser.add_argument("--n", type=int, default=100, help="points per dataset")
     parser.add_argument("--epochs", type=int, default=100, help="at most this many passes over the data")

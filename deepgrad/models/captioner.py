@@ -207,8 +207,8 @@ class Captioner(nn.Module):
             got = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
             raise ValueError(f"Captioner: expected float images of shape (B, 3, H, W), got {got}")
         if not images.is_floating_point():
-            raise ValueError(f"Captioner: images must be floating point in [0, 1], got {images.dtype} (convert "
-                             "uint8 images with images.float() / 255)")
+            raise ValueError(f"Captioner: images must be floating point in [0, 1], got {images.dtype} "
+                             "(convert uint8 images with images.float() / 255)")
         feats = self.encoder(images)
         b, c, h, w = feats.shape
         if self.mode != "attention":
@@ -248,7 +248,8 @@ class Captioner(nn.Module):
     def forward(self, images: Tensor, captions: Tensor) -> tuple:
         if not isinstance(captions, Tensor) or captions.ndim != 2 or captions.shape[1] < 2:
             got = tuple(captions.shape) if isinstance(captions, Tensor) else type(captions).__name__
-            raise ValueError(f"Captioner: expected int64 captions (B, T) with T >= 2 (<start> ... <end>), got {got}")
+            raise ValueError(f"Captioner: expected int64 captions (B, T) with T >= 2 (<start> ... <end>), "
+                             f"got {got}")
         if captions.shape[0] != images.shape[0]:
             raise ValueError(f"Captioner: {images.shape[0]} images but {captions.shape[0]} captions")
         memory = self.encode(images)
@@ -302,7 +303,8 @@ def _alphas_tensor(rows: list, grid: tuple) -> Tensor | None:
 
 
 @dg.no_grad()
-def _decode(model: Captioner, images: Tensor, vocab, max_len: int, choose: Callable[[Tensor], Tensor]) -> list:
+def _decode(model: Captioner, images: Tensor, vocab, max_len: int,
+            choose: Callable[[Tensor], Tensor]) -> list:
     """Run ``step`` from ``<start>`` on a batch, taking the next words ``choose(log_probs)`` until
     every caption has produced ``<end>`` or ``max_len`` words."""
     if max_len < 1:
@@ -360,7 +362,8 @@ def _normalised(log_prob: float, length: int, length_norm: float) -> float:
 
 
 @dg.no_grad()
-def _beam_one(model: Captioner, memory: _Memory, vocab, beam: int, max_len: int, length_norm: float) -> Caption:
+def _beam_one(model: Captioner, memory: _Memory, vocab, beam: int, max_len: int,
+              length_norm: float) -> Caption:
     state = model.begin(memory)
     live = [([], 0.0, [])]                                   # (ids, log-probability, attention rows)
     words = dg.tensor([vocab.start_id])
@@ -370,7 +373,8 @@ def _beam_one(model: Captioner, memory: _Memory, vocab, beam: int, max_len: int,
         rows = memory.select(dg.zeros(len(live), dtype=dg.int64))
         logits, state, alpha = model.step(words, state, rows)
         logp = _log_probs(logits, banned)
-        totals = (logp + dg.tensor([s for _, s, _ in live], dtype=dg.float64).reshape(-1, 1)).reshape(-1).tolist()
+        so_far = dg.tensor([s for _, s, _ in live], dtype=dg.float64).reshape(-1, 1)
+        totals = (logp + so_far).reshape(-1).tolist()
         n_words = logp.shape[1]
         finite = [i for i, v in enumerate(totals) if v > -math.inf]
         # the beam shrinks as hypotheses finish (beam width 1 is greedy decoding)

@@ -56,15 +56,16 @@ class _Kind:
 
 
 _KINDS = {
-    "RNN_TANH": _Kind("RNN", 1, 1, R.rnn_tanh_cell, partial(R.rnn_layer, nonlinearity="tanh")),
-    "RNN_RELU": _Kind("RNN", 1, 1, R.rnn_relu_cell, partial(R.rnn_layer, nonlinearity="relu")),
-    "LSTM": _Kind("LSTM", 4, 4, R.lstm_cell, R.lstm_layer, True, 1),
-    "GRU": _Kind("GRU", 3, 3, R.gru_cell, R.gru_layer),
+    "RNN_TANH": _Kind("RNN", 1, 1, R.rnn_tanh_cell, fused=partial(R.rnn_layer, nonlinearity="tanh")),
+    "RNN_RELU": _Kind("RNN", 1, 1, R.rnn_relu_cell, fused=partial(R.rnn_layer, nonlinearity="relu")),
+    "LSTM": _Kind("LSTM", 4, 4, R.lstm_cell, fused=R.lstm_layer, has_cell_state=True, forget_gate=1),
+    "GRU": _Kind("GRU", 3, 3, R.gru_cell, fused=R.gru_layer),
     "MUT1": _Kind("MUT1", 2, 2, R.mut1_cell, square=True),
     "MUT2": _Kind("MUT2", 2, 3, R.mut2_cell, square=True),
     "MUT3": _Kind("MUT3", 3, 3, R.mut3_cell),
-    "PEEPHOLE_LSTM": _Kind("PeepholeLSTM", 4, 4, R.peephole_lstm_cell, None, True, 1, (("weight_ch", 3),)),
-    "COUPLED_LSTM": _Kind("CoupledLSTM", 3, 3, R.coupled_lstm_cell, None, True, 0),
+    "PEEPHOLE_LSTM": _Kind("PeepholeLSTM", 4, 4, R.peephole_lstm_cell, has_cell_state=True, forget_gate=1,
+                           extras=(("weight_ch", 3),)),
+    "COUPLED_LSTM": _Kind("CoupledLSTM", 3, 3, R.coupled_lstm_cell, has_cell_state=True, forget_gate=0),
 }
 
 
@@ -90,14 +91,14 @@ def _check_sizes(owner: str, input_size: int, hidden_size: int, kind: _Kind) -> 
 class _Recurrent(Module):
     """Parameter creation and PyTorch's initialisation, shared by layers and cells."""
 
-    def _add_weights(self, kind: _Kind, input_size: int, suffix: str, dtype) -> None:
+    def _add_weights(self, kind: _Kind, input_size: int, suffix: str, device, dtype) -> None:
         h = self.hidden_size
         shapes = [("weight_ih", (kind.gates_ih * h, input_size)), ("weight_hh", (kind.gates_hh * h, h))]
         if self.bias:
             shapes += [("bias_ih", (kind.gates_ih * h,)), ("bias_hh", (kind.gates_hh * h,))]
         shapes += [(name, (gates * h,)) for name, gates in kind.extras]
         for name, shape in shapes:
-            setattr(self, name + suffix, Parameter(creation.empty(*shape, dtype=dtype)))
+            setattr(self, name + suffix, Parameter(creation.empty(*shape, device=device, dtype=dtype)))
 
     def _weights(self, suffix: str) -> tuple:
         """(w_ih, w_hh, b_ih, b_hh, *extras) of one layer and direction (biases None without bias)."""
@@ -157,7 +158,7 @@ class RNNBase(_Recurrent):
 
     def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 forget_bias: float | None = None, device=None, dtype=None):
+                 device=None, dtype=None, *, forget_bias: float | None = None):
         super().__init__()
         kind = _kind(mode)
         owner = kind.name
@@ -182,7 +183,7 @@ class RNNBase(_Recurrent):
             _check_sizes(owner, layer_input, hidden_size, kind)
             for d in range(directions):
                 suffix = f"_l{layer}" + ("_reverse" if d else "")
-                self._add_weights(kind, layer_input, suffix, dtype)
+                self._add_weights(kind, layer_input, suffix, device, dtype)
                 self._suffixes.append(suffix)
         self._flat_weights_names = list(self._parameters)
         self.reset_parameters()
@@ -290,7 +291,7 @@ class RNN(RNNBase):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: Unknown nonlinearity {nonlinearity!r}. Select from 'tanh' or 'relu'.")
         super().__init__("RNN_" + nonlinearity.upper(), input_size, hidden_size, num_layers, bias,
-                         batch_first, dropout, bidirectional, None, device, dtype)
+                         batch_first, dropout, bidirectional, device, dtype)
         self.nonlinearity = nonlinearity
 
 
@@ -303,7 +304,7 @@ class _Layer(RNNBase):
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  device=None, dtype=None, *, forget_bias: float | None = None):
         super().__init__(self._mode, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, forget_bias, device, dtype)
+                         bidirectional, device, dtype, forget_bias=forget_bias)
 
 
 class LSTM(_Layer):
@@ -379,8 +380,8 @@ class RNNCellBase(_Recurrent):
     LSTM kinds, zeros if not given. Returns the new state.
     """
 
-    def __init__(self, mode: str, input_size: int, hidden_size: int, bias: bool = True,
-                 forget_bias: float | None = None, device=None, dtype=None):
+    def __init__(self, mode: str, input_size: int, hidden_size: int, bias: bool = True, device=None,
+                 dtype=None, *, forget_bias: float | None = None):
         super().__init__()
         kind = _kind(mode)
         owner = kind.name + "Cell"
@@ -388,7 +389,7 @@ class RNNCellBase(_Recurrent):
         _check_forget_bias(owner, kind, forget_bias)
         self._kind, self.input_size, self.hidden_size = kind, input_size, hidden_size
         self.bias, self.forget_bias = bias, forget_bias
-        self._add_weights(kind, input_size, "", dtype)
+        self._add_weights(kind, input_size, "", device, dtype)
         self.reset_parameters()
 
     def forward(self, input: Tensor, hx=None):
@@ -446,7 +447,7 @@ class RNNCell(RNNCellBase):
                  device=None, dtype=None):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNNCell: Unknown nonlinearity {nonlinearity!r}. Select from 'tanh' or 'relu'.")
-        super().__init__("RNN_" + nonlinearity.upper(), input_size, hidden_size, bias, None, device, dtype)
+        super().__init__("RNN_" + nonlinearity.upper(), input_size, hidden_size, bias, device, dtype)
         self.nonlinearity = nonlinearity
 
 
@@ -457,7 +458,7 @@ class _Cell(RNNCellBase):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None, *,
                  forget_bias: float | None = None):
-        super().__init__(self._mode, input_size, hidden_size, bias, forget_bias, device, dtype)
+        super().__init__(self._mode, input_size, hidden_size, bias, device, dtype, forget_bias=forget_bias)
 
 
 class LSTMCell(_Cell):

@@ -19,12 +19,12 @@ from .shape import (  # noqa: F401
 
 
 def _softmax(x, dim):
-    from ..nn.functional import softmax
+    from .nn import softmax
     return softmax(x, dim)
 
 
 def _log_softmax(x, dim):
-    from ..nn.functional import log_softmax
+    from .nn import log_softmax
     return log_softmax(x, dim)
 
 

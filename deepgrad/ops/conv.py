@@ -2,19 +2,27 @@
 
 A convolution is one matrix product: the input windows are copied once into a column matrix (im2col,
 through a strided view of the padded input, no Python loop over pixels, batch or channels) and the
-weight matrix multiplies it (a batched product over groups). The input gradient goes back through
-col2im, which loops only over the kernel offsets (kh * kw vectorised adds), so overlapping windows
-accumulate. A transposed convolution is the same machinery run the other way round.
+weight matrix multiplies it (a batched product over groups). Gradients are matrix products too; the
+input gradient of a strided convolution goes back through col2im, which loops only over the kernel
+offsets (kh * kw vectorised adds), so overlapping windows accumulate, and that of a stride-1
+convolution is itself a convolution. A transposed convolution is the same machinery run the other
+way round.
 
 Layouts: columns are (C * prod(kernel), N * prod(out)), channel-major, so the product with a
-(out_channels, C * prod(kernel)) weight is a single large GEMM; results are written back to the
-(N, C, *spatial) layout with one transposing copy that also adds the bias.
+(out_channels, C * prod(kernel)) weight is a single large GEMM. Its (C_out, N, *out) result is
+returned as an (N, C_out, *out) view, not copied back to batch-major memory: every consumer reads
+any strides, and the next backward's channel-major gradient then costs nothing.
+
+Speed: large scratch arrays come from a cache (``workspace``) instead of fresh memory, and the
+memory-bound copies and adds run in a few threads (``threads``).
 """
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from math import prod
 
 from ..backend import xp
@@ -119,10 +127,43 @@ class Workspace:
     def clear(self) -> None:
         """Drop every idle buffer (those in use stay until their arrays are gone)."""
         with self._lock:
-            self._buffers = [b for i, b in enumerate(self._buffers) if not self._idle(i)]
+            keep = [i for i in range(len(self._buffers)) if not self._idle(i)]
+            self._buffers = [self._buffers[i] for i in keep]
 
 
 workspace = Workspace()
+
+
+class _Threads:
+    """Runs memory-bound array work (im2col copies, col2im adds, padding) in a few threads: NumPy
+    releases the GIL inside such loops, and BLAS's own threads only share the matrix products.
+    The thread count follows PyTorch's rule for its intra-op threads: OMP_NUM_THREADS when set,
+    else the cores this process may run on."""
+
+    min_elements = 1 << 18  # below this a thread hand-off costs more than it saves
+
+    def __init__(self):
+        env = os.environ.get("OMP_NUM_THREADS", "")
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        self.count = max(1, int(env) if env.isdigit() else cores)
+        self._pool, self._pid = None, None
+
+    def split(self, fn, n: int, elements: int) -> None:
+        """Call ``fn(lo, hi)`` on consecutive chunks covering range(n), in parallel when worth it."""
+        k = min(self.count, n) if elements >= self.min_elements else 1
+        if k <= 1:
+            fn(0, n)
+            return
+        if self._pid != os.getpid():  # a forked child inherits the pool but not its threads
+            self._pool, self._pid = ThreadPoolExecutor(self.count - 1), os.getpid()
+        bounds = [n * i // k for i in range(k + 1)]
+        futures = [self._pool.submit(fn, bounds[i], bounds[i + 1]) for i in range(1, k)]
+        fn(bounds[0], bounds[1])
+        for f in futures:
+            f.result()
+
+
+threads = _Threads()
 
 
 def pad_crop(a, widths: tuple, value=0):
@@ -140,7 +181,11 @@ def pad_crop(a, widths: tuple, value=0):
     for j, (lo, hi) in enumerate(grow):  # the borders, one slab per side and dim, then the interior
         for part in (slice(0, lo), slice(out.shape[lead + j] - hi, None)):
             out[tuple(everything[:lead + j] + [part])] = value
-    out[(Ellipsis,) + tuple(slice(lo, lo + n) for (lo, _), n in zip(grow, a.shape[lead:]))] = a
+    inner = out[(Ellipsis,) + tuple(slice(lo, lo + n) for (lo, _), n in zip(grow, a.shape[lead:]))]
+
+    def copy(lo, hi):
+        inner[lo:hi] = a[lo:hi]
+    threads.split(copy, a.shape[0], a.size)
     return out
 
 
@@ -176,9 +221,14 @@ def kernel_offsets(kernel: tuple, stride: tuple, dilation: tuple, out: tuple):
 def col2im(cols, buf, kernel: tuple, stride: tuple, dilation: tuple, out: tuple):
     """Add window values ``cols`` (A, B, *kernel, *out) back into ``buf`` (A, B, *padded spatial):
     the adjoint of ``windows``. Loops over kernel offsets only; overlapping windows accumulate."""
-    lead = (slice(None), slice(None))
-    for k, where in kernel_offsets(kernel, stride, dilation, out):
-        buf[lead + where] += cols[lead + k]
+    offsets = list(kernel_offsets(kernel, stride, dilation, out))
+    axis = int(buf.shape[1] > buf.shape[0])  # chunks of the longer leading axis balance best
+
+    def add(lo, hi):
+        part = (slice(None),) * axis + (slice(lo, hi),)
+        for k, where in offsets:
+            buf[part + (slice(None),) * (1 - axis) + where] += cols[part + (slice(None),) * (1 - axis) + k]
+    threads.split(add, buf.shape[axis], cols.size)
     return buf
 
 
@@ -189,7 +239,12 @@ def im2col(xpad, kernel: tuple, stride: tuple, dilation: tuple, out: tuple):
     v = windows(xpad, kernel, stride, dilation, out)
     v = v.transpose((1,) + tuple(range(2, 2 + nd)) + (0,) + tuple(range(2 + nd, 2 + 2 * nd)))
     cols = workspace.empty(v.shape, xpad.dtype)
-    cols[...] = v
+
+    batch = (slice(None),) * (1 + nd)  # chunks of the batch axis balance best
+
+    def copy(lo, hi):
+        cols[batch + (slice(lo, hi),)] = v[batch + (slice(lo, hi),)]
+    threads.split(copy, xpad.shape[0], v.size)
     return cols.reshape(xpad.shape[1] * prod(kernel), xpad.shape[0] * prod(out))
 
 
@@ -224,22 +279,27 @@ def _grad_bias(g):
 
 
 # ---------------------------------------------------------------------------- primitives
-def _conv_forward(x, w, b, stride, pads, dilation, groups):
-    """conv of x (N, C, *spatial) with w (O, C / groups, *kernel): (output, the column matrices)."""
-    n, o, kernel = x.shape[0], w.shape[0], w.shape[2:]
+def _columns(x, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, groups: int):
+    """The per-group column matrices (G, C / G * prod(kernel), N * prod(out)) of x padded by ``pads``,
+    and ``out``."""
     xpad = pad_crop(x, pads)
     out = tuple(out_len(p, k, s, d) for p, k, s, d in zip(xpad.shape[2:], kernel, stride, dilation))
-    cols = split_groups(im2col(xpad, kernel, stride, dilation, out), groups)
+    return split_groups(im2col(xpad, kernel, stride, dilation, out), groups), out
+
+
+def _conv_forward(x, w, b, stride, pads, dilation, groups):
+    """conv of x (N, C, *spatial) with w (O, C / groups, *kernel): (output, its column matrices)."""
+    cols, out = _columns(x, w.shape[2:], stride, pads, dilation, groups)
     y = product(split_groups(w, groups), cols)
-    return batch_first(y.reshape((o, n) + out), b), cols
+    return batch_first(y.reshape((w.shape[0], x.shape[0]) + out), b), cols
 
 
 def _flipped_transpose(w, groups: int):
     """(O, C / G, *kernel) -> (C, O / G, *kernel) with the kernel flipped: the weight of the
     convolution that maps a stride-1 convolution's output gradient to its input gradient."""
     o, cg, kernel = w.shape[0], w.shape[1], w.shape[2:]
-    wt = w.reshape((groups, o // groups, cg) + kernel).swapaxes(1, 2).reshape((groups * cg, o // groups) + kernel)
-    return xp.flip(wt, axis=tuple(range(2, w.ndim)))
+    wt = w.reshape((groups, o // groups, cg) + kernel).swapaxes(1, 2)
+    return xp.flip(wt.reshape((groups * cg, o // groups) + kernel), axis=tuple(range(2, w.ndim)))
 
 
 class ConvNd(Function):
@@ -251,14 +311,14 @@ class ConvNd(Function):
     def forward(self, x, w, b, stride, pads, dilation, groups):
         n, c = x.shape[:2]
         o, kernel = w.shape[0], w.shape[2:]
-        self.geometry = (kernel, stride, dilation, pads)
-        self.x_shape, self.w, self.groups, self.has_bias = x.shape, w, groups, b is not None
+        self.geometry = (kernel, stride, dilation, pads, groups)
+        self.x, self.w, self.has_bias = x, w, b is not None
         # a 1x1 stride-1 convolution needs no im2col: the input already is the column matrix
         self.pointwise = groups == 1 and not any(lo or hi for lo, hi in pads) and all(
             k == 1 for k in kernel) and all(s == 1 for s in stride)
         if self.pointwise:
-            self.cols = x.reshape(n, c, prod(x.shape[2:]))
-            y = product(w.reshape(o, c), self.cols)
+            self.cols = None
+            y = product(w.reshape(o, c), x.reshape(n, c, prod(x.shape[2:])))
             if b is not None:
                 y += b[:, None]
             return y.reshape(n, o, *x.shape[2:])
@@ -266,39 +326,49 @@ class ConvNd(Function):
         return y
 
     def backward(self, g):
-        w, groups, (kernel, stride, dilation, pads) = self.w, self.groups, self.geometry
-        n, c = self.x_shape[:2]
-        o, out = w.shape[0], g.shape[2:]
+        x, w, (kernel, stride, dilation, pads, groups) = self.x, self.w, self.geometry
+        n, c, o, out = x.shape[0], x.shape[1], w.shape[0], g.shape[2:]
         gb = _grad_bias(g) if self.has_bias and self.needs_input_grad[2] else None
-        gx = gw = None
+        gw = self._weight_grad(g) if self.needs_input_grad[1] else None
+        self.cols = None
+        if not self.needs_input_grad[0]:
+            return None, gw, gb, None, None, None, None
         if self.pointwise:
-            g3 = g.reshape(n, o, prod(out))
-            if self.needs_input_grad[0]:
-                gx = product(w.reshape(o, c).T, g3).reshape(self.x_shape)
-            if self.needs_input_grad[1]:
-                gw = xp.tensordot(g3, self.cols, axes=([0, 2], [0, 2])).reshape(w.shape)
-            return gx, gw, gb, None, None, None, None
-        if self.needs_input_grad[1]:
-            gm = split_groups(channel_major(g), groups)
-            gw = xp.matmul(gm, self.cols.transpose(0, 2, 1)).reshape(w.shape)
-        # the input gradient of a stride-1 convolution is the convolution of the output gradient,
-        # padded by d (k - 1) - p, with the flipped, transposed kernel: an im2col and a GEMM with a
-        # long inner dimension, faster than a GEMM into full-size columns plus col2im unless its
-        # columns are much larger (measured break-even: about twice as large)
-        as_conv = all(s == 1 for s in stride) and o * prod(self.x_shape[2:]) <= 1.5 * c * prod(out)
-        if self.needs_input_grad[0] and as_conv:
-            gpads = tuple((d * (k - 1) - lo, d * (k - 1) - hi) for (lo, hi), k, d in zip(pads, kernel, dilation))
+            gx = product(w.reshape(o, c).T, g.reshape(n, o, prod(out))).reshape(x.shape)
+        elif all(s == 1 for s in stride) and o * prod(x.shape[2:]) <= 1.5 * c * prod(out):
+            # the input gradient of a stride-1 convolution is the convolution of the output gradient,
+            # padded by d (k - 1) - p, with the flipped, transposed kernel: an im2col and a GEMM with a
+            # long inner dimension beat a GEMM into full-size columns plus col2im, unless these
+            # columns are much larger (measured break-even: about twice as large)
+            gpads = tuple((d * (k - 1) - lo, d * (k - 1) - hi)
+                          for (lo, hi), k, d in zip(pads, kernel, dilation))
             gx, _ = _conv_forward(g, _flipped_transpose(w, groups), None, stride, gpads, dilation, groups)
-        elif self.needs_input_grad[0]:
+        else:
             gm = split_groups(channel_major(g), groups)
             gcols = product(split_groups(w, groups).transpose(0, 2, 1), gm)
             nd = len(kernel)
             gcols = xp.moveaxis(gcols.reshape((c,) + kernel + (n,) + out), 1 + nd, 1)  # (C, N, *kernel, *out)
-            padded = tuple(m + lo + hi for m, (lo, hi) in zip(self.x_shape[2:], pads))
+            padded = tuple(m + lo + hi for m, (lo, hi) in zip(x.shape[2:], pads))
             buf = workspace.zeros((c, n) + padded, g.dtype)
             col2im(gcols, buf, kernel, stride, dilation, out)
             gx = crop(buf, pads).swapaxes(0, 1)
         return gx, gw, gb, None, None, None, None
+
+    def _weight_grad(self, g):
+        kernel, stride, dilation, pads, groups = self.geometry
+        if self.pointwise:
+            n, o = g.shape[:2]
+            x3 = self.x.reshape(n, self.x.shape[1], prod(self.x.shape[2:]))
+            g3 = g.reshape(n, o, prod(g.shape[2:]))
+            return xp.tensordot(g3, x3, axes=([0, 2], [0, 2])).reshape(self.w.shape)
+        # the saved columns are let go once used, so the input gradient's im2col can reuse their
+        # memory; a second backward through the graph (retain_graph=True) rebuilds them
+        cols = self.cols
+        if cols is None:
+            cols = _columns(self.x, kernel, stride, pads, dilation, groups)[0]
+        self.cols = None
+        gm = split_groups(channel_major(g), groups)
+        return xp.matmul(gm, cols.transpose(0, 2, 1)).reshape(self.w.shape)
 
 
 class ConvTransposeNd(Function):

@@ -1,6 +1,5 @@
-"""Channel-wise (feature) dropout: whole feature maps are zeroed together, the kept ones scaled
-by 1/(1-p) so nothing changes at evaluation time. Element-wise ``dropout`` lives in
-``nn.functional``."""
+"""Inverted dropout, element-wise and channel-wise (feature maps zeroed together): kept values are
+scaled by 1/(1-p) so nothing changes at evaluation time."""
 from __future__ import annotations
 
 import warnings
@@ -9,7 +8,7 @@ from . import elementwise as ew
 from ..random import rand_array
 from ..tensor import Tensor
 
-__all__ = ["dropout1d", "dropout2d", "dropout3d", "feature_dropout"]
+__all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "feature_dropout"]
 
 
 def _check_p(p: float, op: str) -> None:
@@ -27,6 +26,13 @@ def _channel_dropout(input: Tensor, p: float, training: bool, inplace: bool, lea
     scale = 0.0 if p == 1 else 1 / (1 - p)
     mask = keep.astype(input._data.dtype) * input._data.dtype.type(scale)
     return input.mul_(Tensor._make(mask)) if inplace else ew.Mul.apply(input, mask)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (inverted dropout);
+    ``training=False`` returns the input unchanged."""
+    _check_p(p, "dropout")
+    return _channel_dropout(input, p, training, inplace, input.ndim)
 
 
 def feature_dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:

@@ -191,8 +191,8 @@ def _view_positions(view: Tensor) -> ndarray:
         positions = order[slot] if base.size else slot
         found = offsets[positions] == wanted if base.size else xp.zeros(wanted.shape, bool)
     if positions.size and not (found.all() and 0 <= positions.min() and positions.max() < base.size):
-        raise RuntimeError(f"a view of shape {tuple(arr.shape)} no longer shares memory with its base of shape "
-                           f"{tuple(base.shape)} (was the base's .data replaced?); recreate the view")
+        raise RuntimeError(f"a view of shape {tuple(arr.shape)} no longer shares memory with its base of "
+                           f"shape {tuple(base.shape)} (was the base's .data replaced?); recreate the view")
     return positions
 
 

@@ -1,19 +1,181 @@
-"""Loss functions beyond those in ``nn.functional`` (mse, l1, cross-entropy, nll, bce): smooth L1
-and Huber, the multiclass SVM loss, hinge losses, KL divergence, and cosine similarity."""
+"""Loss functions: mean squared and absolute error, cross-entropy and negative log-likelihood,
+binary cross-entropy (on probabilities and on logits), smooth L1 and Huber, the multiclass SVM loss,
+hinge losses, KL divergence, and cosine similarity."""
 from __future__ import annotations
 
 import warnings
 
 from ..autograd.function import Function
 from ..backend import xp
-from ..nn.functional import _apply_reduction, _check_reduction, _pointwise_shapes, l1_loss
 from ..tensor import Tensor
 from . import elementwise as ew
 from . import reduce as red
+from . import nn as fused
 from .index import gather
 
-__all__ = ["smooth_l1_loss", "huber_loss", "multi_margin_loss", "hinge_embedding_loss", "hinge_loss",
-           "kl_div", "cosine_similarity"]
+__all__ = ["mse_loss", "l1_loss", "nll_loss", "cross_entropy", "binary_cross_entropy",
+           "binary_cross_entropy_with_logits", "smooth_l1_loss", "huber_loss", "multi_margin_loss",
+           "hinge_embedding_loss", "hinge_loss", "kl_div", "cosine_similarity"]
+
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction: str, op: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _pointwise_shapes(input: Tensor, target: Tensor, op: str) -> None:
+    if input.shape != target.shape:
+        warnings.warn(f"{op}: using a target size {tuple(target.shape)} that is different to the input "
+                      f"size {tuple(input.shape)}; broadcasting may give a wrong result", stacklevel=3)
+
+
+def _apply_reduction(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return red.mean(loss)
+    if reduction == "sum":
+        return red.sum(loss)
+    return loss
+
+
+def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """Mean squared error (L2 loss)."""
+    _check_reduction(reduction, "mse_loss")
+    _pointwise_shapes(input, target, "mse_loss")
+    d = ew.sub(input, target)
+    return _apply_reduction(ew.mul(d, d), reduction)
+
+
+def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """Mean absolute error (L1 loss)."""
+    _check_reduction(reduction, "l1_loss")
+    _pointwise_shapes(input, target, "l1_loss")
+    return _apply_reduction(ew.abs(ew.sub(input, target)), reduction)
+
+
+def _class_target(input: Tensor, target: Tensor, op: str):
+    if input.ndim < 1:
+        raise ValueError(f"{op}: input must have a class dimension, got a 0-d tensor")
+    if target._data.dtype.kind not in "iu":
+        raise RuntimeError(f"{op}: expected class-index targets of dtype int64, got {target.dtype}")
+    one = input.ndim == 1
+    expected = (input.shape[0],) + tuple(input.shape[2:]) if not one else ()
+    if tuple(target.shape) != expected:
+        raise ValueError(f"{op}: input of shape {tuple(input.shape)} expects a target of shape "
+                         f"{expected}, got {tuple(target.shape)}")
+    return one
+
+
+def _check_classes(t, n_classes: int, ignore_index: int, op: str) -> None:
+    bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
+    if bad.any():
+        raise IndexError(f"{op}: target {int(t[bad][0])} is out of bounds for {n_classes} classes "
+                         f"(valid: 0..{n_classes - 1}, or ignore_index={ignore_index})")
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of log-probabilities ``input`` (N, C, ...) at class indices
+    ``target`` (N, ...). With ``weight``, the mean divides by the summed weights of the targets."""
+    _check_reduction(reduction, "nll_loss")
+    one = _class_target(input, target, "nll_loss")
+    if one:
+        input, target = input.reshape(1, -1), target.reshape(1)
+    n_classes = input.shape[1]
+    t = target._data.astype(xp.int64, copy=False)
+    _check_classes(t, n_classes, ignore_index, "nll_loss")
+    w = None
+    if weight is not None:
+        if tuple(weight.shape) != (n_classes,):
+            raise ValueError(f"nll_loss: weight must have shape ({n_classes},), got {tuple(weight.shape)}")
+        w = weight._data.astype(input._data.dtype, copy=False)
+    out = fused.NLLLoss.apply(input, t, w, ignore_index, reduction)
+    return out.reshape(()) if one and reduction == "none" else out
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Cross-entropy of logits ``input`` (N, C, ...) against class indices (N, ...) or class
+    probabilities (same shape as input), with class weights, ignore_index and label smoothing,
+    exactly as PyTorch defines them."""
+    _check_reduction(reduction, "cross_entropy")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    class_dim = 0 if input.ndim == 1 else 1
+    logp = fused.log_softmax(input, class_dim)
+    n_classes = input.shape[class_dim]
+    if target.is_floating_point():
+        return _soft_cross_entropy(logp, target, weight, reduction, label_smoothing, class_dim)
+    nll = nll_loss(logp, target, weight, ignore_index, reduction)
+    if label_smoothing == 0.0:
+        return nll
+    shape = [1] * input.ndim
+    shape[class_dim] = n_classes
+    weighted = logp if weight is None else ew.mul(logp, weight.reshape(shape))
+    smooth = ew.neg(red.sum(weighted, class_dim))
+    ignored = target._data == ignore_index
+    smooth = ew.where(Tensor._make(ignored), 0.0, smooth)
+    if reduction == "mean":
+        t = target._data[~ignored]
+        denom = float(weight._data[t].sum()) if weight is not None else float((~ignored).sum())
+        smooth = ew.div(red.sum(smooth), denom)
+    elif reduction == "sum":
+        smooth = red.sum(smooth)
+    return ew.add(ew.mul(nll, 1 - label_smoothing), ew.mul(smooth, label_smoothing / n_classes))
+
+
+def _soft_cross_entropy(logp, target, weight, reduction, label_smoothing, class_dim):
+    if target.shape != logp.shape:
+        raise ValueError(f"cross_entropy: probability targets must have the input's shape "
+                         f"{tuple(logp.shape)}, got {tuple(target.shape)}")
+    n_classes = logp.shape[class_dim]
+    if label_smoothing:
+        target = ew.add(ew.mul(target, 1 - label_smoothing), label_smoothing / n_classes)
+    prod = ew.mul(logp, target)
+    if weight is not None:
+        shape = [1] * logp.ndim
+        shape[class_dim] = n_classes
+        prod = ew.mul(prod, weight.reshape(shape))
+    losses = ew.neg(red.sum(prod, class_dim))
+    if reduction == "mean":
+        n = losses.numel()
+        return ew.div(red.sum(losses), n) if n else red.mean(losses)
+    return red.sum(losses) if reduction == "sum" else losses
+
+
+def _bce_args(input: Tensor, target: Tensor, weight, op: str):
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"{op}: target size {tuple(target.shape)} must be the same as input size "
+                         f"{tuple(input.shape)}")
+    if not target.is_floating_point():
+        target = ew.cast(target, input.dtype)
+    w = None
+    if weight is not None:
+        w = xp.broadcast_to(weight._data.astype(input._data.dtype, copy=False), input.shape)
+    return target, w
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                         reduction: str = "mean") -> Tensor:
+    """-(y log p + (1 - y) log(1 - p)) for probabilities ``input``; logs are clamped at -100."""
+    _check_reduction(reduction, "binary_cross_entropy")
+    target, w = _bce_args(input, target, weight, "binary_cross_entropy")
+    p = input._data
+    if p.size and ((p < 0) | (p > 1)).any():
+        raise RuntimeError("binary_cross_entropy: all input values must be between 0 and 1 "
+                           "(apply sigmoid first, or use binary_cross_entropy_with_logits)")
+    return fused.BinaryCrossEntropy.apply(input, target, w, reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                     reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
+    """Sigmoid and binary cross-entropy in one stable step (no overflow at large logits)."""
+    _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    target, w = _bce_args(input, target, weight, "binary_cross_entropy_with_logits")
+    pw = pos_weight._data.astype(input._data.dtype, copy=False) if pos_weight is not None else None
+    return fused.BCEWithLogits.apply(input, target, w, pw, reduction)
 
 
 class Huber(Function):

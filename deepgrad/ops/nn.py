@@ -2,8 +2,14 @@
 binary cross-entropy (probabilities and logits), padding and dropout masks."""
 from __future__ import annotations
 
-from ..backend import xp
+import warnings
+
+from .. import backend as B
 from ..autograd.function import Function
+from ..backend import xp
+from ..tensor import Tensor
+from . import elementwise as ew
+from ._util import norm_dim
 
 
 class Softmax(Function):
@@ -163,3 +169,44 @@ class ConstantPad(Function):
         out = xp.zeros(self.shape, dtype=g.dtype)
         out[self.crop] = g[self.inner]
         return out, None, None
+
+
+# ---------------------------------------------------------------------------- functional forms
+def _float(x: Tensor) -> Tensor:
+    return x if x._data.dtype.kind == "f" else ew.cast(x, B.get_default_dtype())
+
+
+def _softmax_dim(x: Tensor, dim, op: str) -> int:
+    if dim is None:  # PyTorch's legacy implicit choice
+        dim = 0 if x.ndim in (0, 1, 3) else 1
+        warnings.warn(f"{op}: implicit dimension choice is deprecated; pass dim=", stacklevel=3)
+    return norm_dim(dim, x.ndim, op)
+
+
+def softmax(x: Tensor, dim=None, dtype=None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim``, shifted by the max so logits of +-1e4 stay finite."""
+    x = _float(x if dtype is None else ew.cast(x, dtype))
+    return Softmax.apply(x, _softmax_dim(x, dim, "softmax"))
+
+
+def log_softmax(x: Tensor, dim=None, dtype=None) -> Tensor:
+    """x - logsumexp(x) along ``dim``, computed stably."""
+    x = _float(x if dtype is None else ew.cast(x, dtype))
+    return LogSoftmax.apply(x, _softmax_dim(x, dim, "log_softmax"))
+
+
+def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
+    """Pad the last dims: ``pad = (left, right, top, bottom, ...)`` starting from the last dim;
+    negative widths crop."""
+    if mode != "constant":
+        raise ValueError(f"pad: mode {mode!r} is not supported (deepgrad pads with a constant)")
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: expected an even number of widths for at most {x.ndim} dims, got {pad}")
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    for (lo, hi), n in zip(widths, x.shape):
+        if n + lo + hi < 0:
+            raise ValueError(f"pad: widths {pad} crop more than the input shape {tuple(x.shape)}")
+    return ConstantPad.apply(x, tuple(widths), value)

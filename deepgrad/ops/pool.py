@@ -18,7 +18,7 @@ from ..backend import xp
 from ..autograd.function import Function
 from ..tensor import Tensor
 from .conv import (batched, check_non_negative, check_positive, col2im, crop, kernel_offsets, ntuple,
-                   pad_crop, windows, workspace)
+                   pad_crop, threads, windows, workspace)
 from .linalg import matmul
 from .shape import transpose
 
@@ -51,12 +51,15 @@ def _valid_mask(k: tuple, tables: list, spatial: tuple):
 
 def _window_max(view, kernel: tuple):
     """The maximum of each window of ``view`` (N, C, *kernel, *out); NaN propagates."""
-    lead = (slice(None), slice(None))
     offsets = _offsets(kernel)
     best = workspace.empty(view.shape[:2] + view.shape[2 + len(kernel):], view.dtype)
-    best[...] = view[lead + offsets[0]]
-    for k in offsets[1:]:
-        xp.maximum(best, view[lead + k], out=best)
+
+    def reduce(lo, hi):
+        part = (slice(lo, hi), slice(None))
+        best[part] = view[part + offsets[0]]
+        for k in offsets[1:]:
+            xp.maximum(best[part], view[part + k], out=best[part])
+    threads.split(reduce, best.shape[0], view.size)
     return best
 
 
@@ -139,17 +142,21 @@ class MaxPoolNd(Function):
 
     def backward(self, g):
         kernel, stride, dilation, pads, tables, spatial, padded = self.geometry
-        arg = _window_argmax(self.view, self.best, kernel, tables, spatial)
         buf = workspace.zeros(padded, g.dtype)
-        lead = (slice(None), slice(None))
-        for i, (_, where) in enumerate(kernel_offsets(kernel, stride, dilation, g.shape[2:])):
-            buf[lead + where] += g * (arg == i)
+        wheres = [where for _, where in kernel_offsets(kernel, stride, dilation, g.shape[2:])]
+
+        def scatter(lo, hi):
+            part = (slice(lo, hi), slice(None))
+            arg = _window_argmax(self.view[lo:hi], self.best[lo:hi], kernel, tables, spatial)
+            for i, where in enumerate(wheres):
+                buf[part + where] += g[lo:hi] * (arg == i)
+        threads.split(scatter, g.shape[0], g.size * len(wheres))
         return crop(buf, pads), None, None, None, None, None
 
 
 class PlaneGather(Function):
     """out[n, c, o...] = x[n, c].flat[index[n, c, o...]]: one element of each (n, c) plane per output,
-    the max-pooling primitive. Backward scatters with one ``add.at``, so an element picked by several
+    the adaptive max-pooling primitive. Backward scatters with one ``add.at``, so an element picked by several
     (overlapping) windows receives the sum of their gradients."""
 
     saves_inputs = False

@@ -48,10 +48,10 @@ def _row_scale(scales: tuple, hidden: int, dtype):
 
 
 def _scaled(scale, w_ih, w_hh, b):
-    """Copies of the weights (and bias) with their rows scaled; the recurrent weight transposed
-    and contiguous, as the per-step products read it."""
+    """Copies of the weights (and bias) with their rows scaled; the recurrent one transposed (a
+    view), as the per-step products read it."""
     b = None if b is None else b * scale
-    return w_ih * scale[:, None], xp.ascontiguousarray((w_hh * scale[:, None]).T), b
+    return w_ih * scale[:, None], (w_hh * scale[:, None]).T, b
 
 
 def _sigmoid_of_negated_(a):
@@ -109,7 +109,9 @@ class _FusedLayer(Function):
         dw_ih = dx2.T @ self.x2 if need[1] else None
         dw_hh = dh2.T @ self.y[rev:steps + rev].reshape(rows, -1) if need[2] else None
         db_ih = dx2.sum(0) if self.has_bias and need[3] else None
-        db_hh = dh2.sum(0) if self.has_bias and need[4] else None
+        db_hh = None
+        if self.has_bias and need[4]:
+            db_hh = db_ih.copy() if d_h is d_x and db_ih is not None else dh2.sum(0)
         return dx, dw_ih, dw_hh, db_ih, db_hh
 
 
@@ -119,7 +121,7 @@ class RNNLayer(_FusedLayer):
     def forward(self, x, w_ih, w_hh, b_ih, b_hh, h0, reverse, keep, relu):
         hidden, y = self._start(x, h0, w_hh, reverse, 0)
         x2, gx = _project(x, w_ih, None if b_ih is None else b_ih + b_hh)
-        w_hh_t = xp.ascontiguousarray(w_hh.T)
+        w_hh_t = w_hh.T
         for t, p, o in self._times():
             h = y[o]
             xp.matmul(y[p], w_hh_t, out=h)

@@ -2,3 +2,4 @@
 from .corpus import CorpusError, default_corpus_path, read_corpus  # noqa: F401
 from .batching import StreamBatches, split_train_val  # noqa: F401
 from .vocab import CharVocab  # noqa: F401
+from .words import WordVocab, bleu_scores, tokenize  # noqa: F401

@@ -132,7 +132,8 @@ def bleu_scores(references: Sequence[Sequence[Sequence[str]]], hypotheses: Seque
     try:
         from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
     except ImportError:
-        raise ImportError("BLEU scores need nltk, the deepgrad[text] extra: pip install 'deepgrad[text]'") from None
+        raise ImportError("BLEU scores need nltk, the deepgrad[text] extra: "
+                          "pip install 'deepgrad[text]'") from None
     if len(references) != len(hypotheses):
         raise ValueError(f"bleu_scores: {len(references)} reference lists but {len(hypotheses)} hypotheses")
     if not hypotheses:
@@ -140,5 +141,5 @@ def bleu_scores(references: Sequence[Sequence[Sequence[str]]], hypotheses: Seque
     smooth = SmoothingFunction().method1
     refs = [[list(r) for r in rs] for rs in references]
     hyps = [list(h) for h in hypotheses]
-    return {f"bleu{n}": float(corpus_bleu(refs, hyps, weights=tuple([1.0 / n] * n), smoothing_function=smooth))
+    return {f"bleu{n}": float(corpus_bleu(refs, hyps, weights=(1.0 / n,) * n, smoothing_function=smooth))
             for n in range(1, 5)}

@@ -139,8 +139,9 @@ def validation_loss(model: Captioner, corpus: CaptionCorpus, pairs: list, vocab:
     return total / max(count, 1)
 
 
-def decode(model: Captioner, images: dg.Tensor, vocab: WordVocab, beam: int = 1, temperature: float | None = None,
-           length_norm: float = 0.0, max_len: int = 20, generator: dg.Generator | None = None) -> list:
+def decode(model: Captioner, images: dg.Tensor, vocab: WordVocab, beam: int = 1,
+           temperature: float | None = None, length_norm: float = 0.0, max_len: int = 20,
+           generator: dg.Generator | None = None) -> list:
     """Captions (``Caption`` objects) of float images: sampled at ``temperature`` when it is given,
     else greedy (beam 1) or beam search."""
     if temperature is not None:
@@ -157,8 +158,8 @@ def evaluate_captions(model: Captioner, vocab: WordVocab, corpus: CaptionCorpus,
     hypotheses = []
     for start in range(0, len(corpus), batch):
         images = corpus.float_images(range(start, min(start + batch, len(corpus))))
-        hypotheses += [vocab.decode_words(c.ids) for c in decode(model, images, vocab, beam, None, length_norm,
-                                                                 max_len)]
+        captions = decode(model, images, vocab, beam, None, length_norm, max_len)
+        hypotheses += [vocab.decode_words(c.ids) for c in captions]
     result = bleu_scores([[tokenize(r) for r in refs] for refs in corpus.captions], hypotheses)
     if isinstance(corpus, SceneCorpus):
         result.update(attribute_accuracy(corpus.scenes, hypotheses))
@@ -199,8 +200,8 @@ class CaptionTrainer:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {config.mode!r}")
         self.config = config
         self.train_data, self.val_data = load_data(config)
-        self.vocab = (WordVocab.from_dict(ckpt["vocab"]) if ckpt else
-                      WordVocab.build((c for refs in self.train_data.captions for c in refs), config.min_count))
+        self.vocab = (WordVocab.from_dict(ckpt["vocab"]) if ckpt else WordVocab.build(
+            (c for refs in self.train_data.captions for c in refs), config.min_count))
         self.train_pairs = _pairs(self.train_data, self.vocab, config.max_len)
         self.val_pairs = _pairs(self.val_data, self.vocab, config.max_len)
         if len(self.train_pairs) < config.batch:
@@ -251,7 +252,8 @@ class CaptionTrainer:
         if improved:
             self.best_val = val_loss
         payload = self._payload(val_loss)
-        path = self.out / f"captioner_{self.config.mode}_epoch{self.step / self.batches_per_epoch:.2f}_{val_loss:.4f}.ckpt"
+        epoch = self.step / self.batches_per_epoch
+        path = self.out / f"captioner_{self.config.mode}_epoch{epoch:.2f}_{val_loss:.4f}.ckpt"
         dg.save(payload, path)
         dg.save(payload, self.out / "last.ckpt")
         if improved:
@@ -284,7 +286,8 @@ class CaptionTrainer:
             raise ValueError("fit: give epochs, minutes or steps")
         cfg = self.config
         per_epoch = self.batches_per_epoch
-        limits = [s for s in (steps, math.ceil(epochs * per_epoch) if epochs is not None else None) if s is not None]
+        limits = [s for s in (steps, math.ceil(epochs * per_epoch) if epochs is not None else None)
+                  if s is not None]
         target = min(limits) if limits else None
         if self.step == 0 and not (self.out / "last.ckpt").exists():
             self.last_val = self.validate()
@@ -331,8 +334,9 @@ class CaptionTrainer:
             self.save(val)
         self.last_val = val
         elapsed = time.perf_counter() - started
-        return {"steps": self.step, "epoch": self.step / per_epoch, "val_loss": val, "best_val": self.best_val,
-                "seconds": elapsed, "captions_per_s": done_here * cfg.batch / max(elapsed, 1e-9),
+        return {"steps": self.step, "epoch": self.step / per_epoch, "val_loss": val,
+                "best_val": self.best_val, "seconds": elapsed,
+                "captions_per_s": done_here * cfg.batch / max(elapsed, 1e-9),
                 "skipped_steps": self.guard.total_skipped}
 
 
@@ -352,8 +356,8 @@ def add_parsers(sub) -> None:
                                    "caption data set in COCO or Karpathy-split format.")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--data", default=None,
-                        help="caption data: a folder with dataset_*.json (Karpathy) or captions_*.json (COCO), "
-                             "or such a file")
+                        help="caption data: a folder with dataset_*.json (Karpathy) or captions_*.json "
+                             "(COCO), or such a file")
     source.add_argument("--scenes", type=_positive_int, default=defaults.scenes,
                         help=f"generated training scenes (default {defaults.scenes})")
     p.add_argument("--images", default=None, help="image folder, if not found next to the annotations")
@@ -383,7 +387,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--steps", type=_positive_int, help="stop after this many steps in total")
     p.add_argument("--val-every", type=_positive_int, default=defaults.val_every)
     p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument("--keep", type=int, default=defaults.keep, help="epoch checkpoints to keep (plus best, last)")
+    p.add_argument("--keep", type=int, default=defaults.keep,
+                   help="epoch checkpoints to keep (plus best, last)")
     p.add_argument("--out", default="runs/captioner", help="run directory for checkpoints")
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
     p.add_argument("--overwrite", action="store_true", help="replace the checkpoints of a run in --out")
@@ -415,16 +420,18 @@ def _train_captioner(args) -> int:
         image_size=args.image_size, mode=args.mode or "attention", encoder=args.encoder, width=args.width,
         freeze_encoder=args.freeze_encoder, embed_dim=args.embed_dim, hidden=args.hidden,
         attn_dim=args.attn_dim, dropout=args.dropout, min_count=args.min_count, max_len=args.max_len,
-        batch=args.batch, lr=args.lr, clip=args.clip, val_every=args.val_every, seed=args.seed, keep=args.keep)
+        batch=args.batch, lr=args.lr, clip=args.clip, val_every=args.val_every, seed=args.seed,
+        keep=args.keep)
     trainer = CaptionTrainer(config, args.out, resume=args.resume, overwrite=args.overwrite)
     cfg = trainer.config
     print(f"training a '{cfg.mode}' captioner ({cfg.encoder} encoder, {trainer.model.grid[0]}x"
           f"{trainer.model.grid[1]} feature map) on {len(trainer.train_data)} images / "
           f"{len(trainer.train_pairs)} captions, vocabulary {len(trainer.vocab)}; checkpoints in {args.out}")
-    result = trainer.fit(epochs=args.epochs, minutes=args.minutes, steps=args.steps, progress=not args.no_progress)
-    print(f"done: {result['steps']} steps ({result['epoch']:.2f} epochs), validation loss {result['val_loss']:.4f} "
-          f"nats/word (best {result['best_val']:.4f}), {result['captions_per_s']:.1f} captions/s, "
-          f"{result['skipped_steps']} steps skipped")
+    result = trainer.fit(epochs=args.epochs, minutes=args.minutes, steps=args.steps,
+                         progress=not args.no_progress)
+    print(f"done: {result['steps']} steps ({result['epoch']:.2f} epochs), validation loss "
+          f"{result['val_loss']:.4f} nats/word (best {result['best_val']:.4f}), "
+          f"{result['captions_per_s']:.1f} captions/s, {result['skipped_steps']} steps skipped")
     try:
         scores = evaluate_captions(trainer.model, trainer.vocab, trainer.val_data, max_len=cfg.max_len)
     except ImportError as e:

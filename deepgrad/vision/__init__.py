@@ -1,2 +1,4 @@
 """Computer vision: image transforms and datasets (torchvision's names)."""
 from . import datasets, transforms  # noqa: F401
+from . import captions, scenes  # noqa: F401
+from .embed import PCA, Img2Vec, embed, nearest_neighbours, pca, plot_embeddings  # noqa: F401

@@ -192,7 +192,8 @@ def load_karpathy_split(dataset: str | os.PathLike, split: str = "train",
     Without ``image_dir`` the images (``filepath/filename``) are looked for next to the file, in
     ``images/``, ``Images/`` and ``Flicker8k_Dataset/``."""
     if split not in KARPATHY_SPLITS:
-        raise ValueError(f"load_karpathy_split: split must be one of {', '.join(KARPATHY_SPLITS)}, got {split!r}")
+        raise ValueError(f"load_karpathy_split: split must be one of {', '.join(KARPATHY_SPLITS)}, "
+                         f"got {split!r}")
     source = Path(dataset)
     data = _read_json(source, "Karpathy split")
     wanted = {split, "restval"} if split == "train" and include_restval else {split}
@@ -228,7 +229,8 @@ def load_caption_data(path: str | os.PathLike, split: str = "train", image_size:
     karpathy = sorted(path.glob("dataset_*.json"))
     if karpathy:
         return load_karpathy_split(karpathy[0], split, image_dir, image_size, limit)
-    coco = sorted(path.glob(f"captions_{split}*.json")) + sorted(path.glob(f"annotations/captions_{split}*.json"))
+    coco = sorted(path.glob(f"captions_{split}*.json")) + sorted(
+        path.glob(f"annotations/captions_{split}*.json"))
     if coco:
         return load_coco_captions(coco[0], image_dir, image_size, limit)
     raise FileNotFoundError(f"{path}: no caption annotations for split {split!r} (expected dataset_*.json in "

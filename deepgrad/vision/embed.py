@@ -212,7 +212,8 @@ class PCA:
         n, d = x.shape
         k = self.n_components
         if k > min(n, d):
-            raise ValueError(f"PCA: n_components={k} exceeds min(N, D) = {min(n, d)} for data of shape {(n, d)}")
+            raise ValueError(f"PCA: n_components={k} exceeds min(N, D) = {min(n, d)} for data of shape "
+                             f"{(n, d)}")
         self.dtype = x.dtype
         x64 = x.to(dg.float64)
         self.mean = x64.mean(0)
@@ -230,7 +231,7 @@ class PCA:
             # v_i = X^T u_i / sigma_i turns the Gram matrix's eigenvectors into the covariance's
             comps = (xc.T @ evecs[:, idx] / sing.clamp(min=1e-300)).T
         pivot = comps.abs().argmax(1, keepdim=True)
-        signs = dg.where(comps.gather(1, pivot) < 0, -dg.ones_like(sing.unsqueeze(1)), dg.ones_like(sing.unsqueeze(1)))
+        signs = 1 - 2 * (comps.gather(1, pivot) < 0).to(dg.float64)
         self.components = comps * signs
         self.singular_values = sing
         self.explained_variance = sing * sing / max(n - 1, 1)

@@ -3,6 +3,7 @@ Show, Attend and Tell)."""
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Sequence
 
 import deepgrad as dg
@@ -28,11 +29,11 @@ def plot_attention_rows(rows: Sequence[tuple], path: str | os.PathLike, max_word
     ``alphas`` is (len(words), h, w); ``max_words`` caps the panels per row."""
     if not rows:
         raise ValueError("plot_attention_rows: no rows to draw")
-    for image, words, alphas in rows:
+    for _, words, alphas in rows:
         if alphas is None or alphas.ndim != 3 or alphas.shape[0] != len(words):
             got = None if alphas is None else tuple(alphas.shape)
-            raise ValueError(f"plot_attention: expected attention maps of shape ({len(words)}, h, w), one per "
-                             f"word, got {got}")
+            raise ValueError(f"plot_attention: expected attention maps of shape ({len(words)}, h, w), "
+                             f"one per word, got {got}")
     counts = [len(w) if max_words is None else min(len(w), max_words) for _, w, _ in rows]
     cols = 1 + max(counts)
     plt = pyplot()
@@ -41,7 +42,8 @@ def plot_attention_rows(rows: Sequence[tuple], path: str | os.PathLike, max_word
         pixels = _pixels(image)
         h, w = pixels.shape[:2]
         axes[r][0].imshow(pixels)
-        axes[r][0].set_title(" ".join(x for x in words if not x.startswith("<")), fontsize=7, loc="left")
+        caption = " ".join(x for x in words if not x.startswith("<"))
+        axes[r][0].set_title(textwrap.fill(caption, 24), fontsize=7)
         for k in range(count):
             ax = axes[r][k + 1]
             ax.imshow(pixels)

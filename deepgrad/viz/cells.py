@@ -29,7 +29,8 @@ def cell_states(lstm, inputs) -> list:
         hs, cs = [], []
         for t in range(x.shape[0]):
             gates = pre_x[t] + w_hh @ h
-            i, f, g, o = gates[:H].sigmoid(), gates[H:2 * H].sigmoid(), gates[2 * H:3 * H].tanh(), gates[3 * H:].sigmoid()
+            i, f = gates[:H].sigmoid(), gates[H:2 * H].sigmoid()
+            g, o = gates[2 * H:3 * H].tanh(), gates[3 * H:].sigmoid()
             c = f * c + i * g
             h = o * c.tanh()
             hs.append(h)

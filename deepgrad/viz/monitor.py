@@ -44,7 +44,8 @@ def diagnose(history, tol: float = 0.05) -> dict:
         gap = (val_loss[-1] - h["loss"][-1]) / max(abs(val_loss[-1]), 1e-12)
     best = min(range(len(val_loss)), key=val_loss.__getitem__) + 1
     verdict = ("big gap: overfitting (increase regularization)" if gap > tol else
-               "no gap: underfitting (increase model capacity, make layers bigger or decrease regularization)")
+               "no gap: underfitting (increase model capacity, make layers bigger or decrease "
+               "regularization)")
     return {"gap": gap, "best_epoch": best, "verdict": verdict}
 
 
@@ -252,7 +253,8 @@ class LayerStatsRecorder:
             raise ValueError(f"LayerStatsRecorder: every must be a positive int, got {every!r}")
         modules = dict(model.named_modules())
         if layers is None:
-            layers = [n for n, m in modules.items() if n and next(m.parameters(recurse=False), None) is not None]
+            layers = [n for n, m in modules.items()
+                      if n and next(m.parameters(recurse=False), None) is not None]
         missing = [n for n in layers if n not in modules]
         if missing:
             raise ValueError(f"LayerStatsRecorder: no submodules named {missing}; names: "
@@ -260,6 +262,7 @@ class LayerStatsRecorder:
         if not layers:
             raise ValueError("LayerStatsRecorder: the model has no layers with parameters; name layers=")
         self.model, self.every, self.layers = model, every, list(layers)
+        self._kinds = {n: type(modules[n]).__name__ for n in self.layers}
         self.step = -1
         self.steps: list[int] = []
         self.stats = {n: {"act_mean": [], "act_std": [], "grad_norm": []} for n in self.layers}
@@ -322,10 +325,11 @@ class LayerStatsRecorder:
         for ax, (key, label) in zip(axes, panels):
             for name in self.layers:
                 values = self.stats[name][key]
+                label = f"{name} ({self._kinds[name]})"
                 if key == "grad_norm":
-                    ax.semilogy(self.steps[:len(values)], [max(v, 1e-30) for v in values], label=name)
+                    ax.semilogy(self.steps[:len(values)], [max(v, 1e-30) for v in values], label=label)
                 else:
-                    ax.plot(self.steps[:len(values)], values, label=name)
+                    ax.plot(self.steps[:len(values)], values, label=label)
             ax.set_xlabel("step")
             ax.set_ylabel(label)
             ax.grid(True, alpha=0.3)
