@@ -141,7 +141,7 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     data = load_data()
-    print(f"digits: {len(data[1])} train / {len(data[3])} test images (stratified 80/20, seed 0); "
+    print(f"digits: {len(data[1])} train / {len(data[3])} test images (stratified 80/20, split seed 0), run seed {args.seed}; "
           f"threads: {H.blas_threads()}; torch threads {torch.get_num_threads()}")
     print(f"{'model':<6}{'library':<10}{'test acc':>9}{'target':>8}{'wall s':>8}{'epoch-1 loss':>14}  verdict")
     ok = True

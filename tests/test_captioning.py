@@ -20,7 +20,7 @@ from deepgrad.train.captioning import (
 from deepgrad.vision.captions import (
     CaptionCorpus, load_caption_data, load_coco_captions, load_karpathy_split, read_image, write_image)
 from deepgrad.vision.scenes import (
-    Scene, ShapeSpec, attribute_accuracy, draw_scenes, generate_scenes, parse_caption)
+    Scene, ShapeSpec, attribute_accuracy, draw_scenes, generate_scenes, parse_caption, sample_scenes)
 from deepgrad.viz.attention import plot_attention
 
 TINY = dict(image_size=16, width=4, embed_dim=8, hidden=12, attn_dim=8)
@@ -270,13 +270,15 @@ def test_scenes_are_reproducible_and_captions_describe_them():
     for j in range(5):
         acc = attribute_accuracy(a.scenes, [c[j] for c in a.captions])
         assert acc["attributes"] == acc["exact"] == 1.0
-    for scene in a.scenes:
+    for scene in sample_scenes(2000, dg.Generator().manual_seed(1)):
         p, q = scene.objects
         dx, dy = p.x - q.x, p.y - q.y
         along = {"left": -dx, "right": dx, "above": -dy, "below": dy}[scene.relation]
         across = abs(dy) if scene.relation in ("left", "right") else abs(dx)
         assert along >= p.r + q.r and across <= along / 2 + 1e-9
         assert p.colour != q.colour
+        for o in (p, q):
+            assert o.r <= o.x <= 1 - o.r and o.r <= o.y <= 1 - o.r      # inside the image
 
 
 def test_scene_pixels_show_the_shapes():

@@ -232,3 +232,27 @@ def test_plot_decision_boundary(tmp_path):
         plot_decision_boundary(predict, dg.zeros(40, 3), y, tmp_path / "x.png")
     with pytest.raises(ValueError, match="returned 1 predictions for 100 grid points"):
         plot_decision_boundary(lambda p: dg.zeros(1), X, y, tmp_path / "x.png", resolution=10)
+
+
+def test_with_the_trainer(tmp_path):
+    from deepgrad.train import Trainer
+    from deepgrad.utils.data import DataLoader, TensorDataset
+    dg.manual_seed(0)
+    x = dg.randn(48, 4)
+    y = (x[:, 0] + x[:, 1] > 0).long()
+    net = MLP([4, 8, 2])
+    rec = LayerStatsRecorder(net)
+    trainer = Trainer(net, dg.optim.SGD(net.parameters(), lr=0.1), F.cross_entropy, progress=False,
+                      verbose=False)
+    history = trainer.fit(DataLoader(TensorDataset(x, y), batch_size=16),
+                          DataLoader(TensorDataset(x, y), batch_size=16), epochs=2)
+    assert rec.steps == list(range(6))  # 3 training batches per epoch; validation passes do not count
+    assert all(not math.isnan(v) for v in rec.stats["2"]["grad_norm"])
+    verdict = plot_history(history, tmp_path / "h.png")
+    assert verdict["best_epoch"] in (1, 2) and verdict["gap"] is not None
+    assert_png(tmp_path / "h.png")
+
+
+def test_diagnose_non_finite_values():
+    d = diagnose({"loss": [1.0, float("nan")], "val_loss": [1.0, float("nan")]})
+    assert d["gap"] is None and d["best_epoch"] == 1 and "not finite" in d["verdict"]

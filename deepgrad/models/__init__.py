@@ -7,3 +7,4 @@ from .resnet import (  # noqa: F401
     BasicBlock, Bottleneck, ResNet, cifar_resnet, resnet18, resnet20, resnet34, resnet50)
 from .captioner import Captioner, caption_loss, feature_extractor, greedy_decode, sample_captions  # noqa: F401
 from .perceptron import Perceptron  # noqa: F401
+from .seq2seq import Seq2Seq, sequence_loss, translate  # noqa: F401

@@ -70,6 +70,10 @@ class _Memory:
                        self.summary.index_select(0, index))
 
 
+def _describe(x) -> str:
+    return f"{x.dtype.name} tensor of shape {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__
+
+
 def _reversal_index(lengths: Tensor, steps: int) -> Tensor:
     """(B, S) positions that reverse each row within its length and leave the padding in place;
     applying it twice is the identity."""
@@ -118,9 +122,10 @@ class Seq2Seq(nn.Module):
             if size < 1:
                 raise ValueError(f"Seq2Seq: {name} must be >= 1, got {size}")
         attn_dim = attn_dim or hidden
-        self.config = {"src_vocab_size": src_vocab_size, "tgt_vocab_size": tgt_vocab_size, "embed_dim": embed_dim,
-                       "hidden": hidden, "cell": cell, "attention": attention, "bidirectional": bidirectional,
-                       "layers": layers, "attn_dim": attn_dim, "dropout": dropout}
+        self.config = {"src_vocab_size": src_vocab_size, "tgt_vocab_size": tgt_vocab_size,
+                       "embed_dim": embed_dim, "hidden": hidden, "cell": cell, "attention": attention,
+                       "bidirectional": bidirectional, "layers": layers, "attn_dim": attn_dim,
+                       "dropout": dropout}
         self.cell_kind, self.attention, self.hidden = cell, attention, hidden
         self.n_states = 2 if cell == "lstm" else 1
         layer_cls = nn.LSTM if cell == "lstm" else nn.GRU
@@ -156,8 +161,7 @@ class Seq2Seq(nn.Module):
     def encode(self, src: Tensor) -> _Memory:
         """Run the encoder on int64 sources (B, S) padded on the right with ``<pad>``."""
         if not isinstance(src, Tensor) or src.ndim != 2 or src.dtype != dg.int64:
-            got = f"{src.dtype.name} tensor of shape {tuple(src.shape)}" if isinstance(src, Tensor) else type(src).__name__
-            raise ValueError(f"Seq2Seq: expected int64 source ids of shape (B, S), got {got}")
+            raise ValueError(f"Seq2Seq: expected int64 source ids of shape (B, S), got {_describe(src)}")
         mask = src == PAD_ID
         lengths = (~mask).long().sum(1)
         if src.shape[1] == 0 or bool((lengths == 0).any()):
@@ -227,8 +231,8 @@ class Seq2Seq(nn.Module):
     # ------------------------------------------------------------------ teacher forcing
     def forward(self, src: Tensor, tgt: Tensor) -> tuple:
         if not isinstance(tgt, Tensor) or tgt.ndim != 2 or tgt.shape[1] < 2 or tgt.dtype != dg.int64:
-            got = f"{tgt.dtype.name} tensor of shape {tuple(tgt.shape)}" if isinstance(tgt, Tensor) else type(tgt).__name__
-            raise ValueError(f"Seq2Seq: expected int64 targets (B, T) with T >= 2 (<start> ... <end>), got {got}")
+            raise ValueError(f"Seq2Seq: expected int64 targets (B, T) with T >= 2 (<start> ... <end>), got "
+                             f"{_describe(tgt)}")
         if isinstance(src, Tensor) and src.ndim == 2 and src.shape[0] != tgt.shape[0]:
             raise ValueError(f"Seq2Seq: {src.shape[0]} sources but {tgt.shape[0]} targets")
         memory = self.encode(src)
@@ -257,8 +261,8 @@ def sequence_loss(logits: Tensor, tgt: Tensor) -> Tensor:
     gradient."""
     targets = tgt[:, 1:]
     if tuple(logits.shape[:2]) != tuple(targets.shape):
-        raise ValueError(f"sequence_loss: logits {tuple(logits.shape)} do not match targets {tuple(tgt.shape)} "
-                         "(expected logits (B, T-1, V))")
+        raise ValueError(f"sequence_loss: logits {tuple(logits.shape)} do not match targets "
+                         f"{tuple(tgt.shape)} (expected logits (B, T-1, V))")
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=PAD_ID)
 
 
@@ -341,7 +345,8 @@ def _beam_one(model: Seq2Seq, memory: _Memory, beam: int, max_len: int, length_n
     for t in range(max_len):
         logits, state, alpha = model.step(tokens, state, memory.select(dg.zeros(len(live), dtype=dg.int64)))
         logp = _log_probs(logits)
-        totals = (logp + dg.tensor([s for _, s, _ in live], dtype=dg.float64).reshape(-1, 1)).reshape(-1).tolist()
+        scores = dg.tensor([s for _, s, _ in live], dtype=dg.float64).reshape(-1, 1)
+        totals = (logp + scores).reshape(-1).tolist()
         vocab = logp.shape[1]
         # a finished hypothesis leaves the beam, which shrinks (beam width 1 is greedy decoding)
         top = sorted((i for i, v in enumerate(totals) if v > -math.inf), key=lambda i: (-totals[i], i))

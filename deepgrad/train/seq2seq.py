@@ -28,7 +28,8 @@ from deepgrad.text.tasks import TASKS, CharTokens, make_task
 from .guard import DivergenceGuard
 from .progress import Progress
 
-__all__ = ["Seq2SeqConfig", "Seq2SeqTrainer", "build_seq2seq", "load_seq2seq", "evaluate_pairs", "add_parsers"]
+__all__ = ["Seq2SeqConfig", "Seq2SeqTrainer", "build_seq2seq", "load_seq2seq", "evaluate_pairs",
+           "add_parsers"]
 
 FORMAT = "deepgrad-seq2seq"
 _BUCKET = 20          # batches per window sorted by source length
@@ -137,7 +138,8 @@ class Seq2SeqTrainer:
         trainer.evaluate("test")["accuracy"]
     """
 
-    def __init__(self, config: Seq2SeqConfig, out_dir: str | Path, resume: bool = False, overwrite: bool = False):
+    def __init__(self, config: Seq2SeqConfig, out_dir: str | Path, resume: bool = False,
+                 overwrite: bool = False):
         self.out = Path(out_dir)
         ckpt = None
         existing = sorted(self.out.glob("*.ckpt")) if self.out.is_dir() else []
@@ -168,8 +170,8 @@ class Seq2SeqTrainer:
             self.tgt_vocab = CharTokens.from_texts(t for _, t in self.data.train)
         self.train_pairs = _encode_pairs(self.data.train, self.src_vocab, self.tgt_vocab)
         if len(self.train_pairs) < config.batch:
-            raise ValueError(f"{len(self.train_pairs)} training pairs are fewer than one batch of {config.batch}; "
-                             "lower --batch or raise --train-size")
+            raise ValueError(f"{len(self.train_pairs)} training pairs are fewer than one batch of "
+                             f"{config.batch}; lower --batch or raise --train-size")
         self.max_output = max(len(t) for _, t in self.train_pairs)   # <end> included, <start> not
         dg.manual_seed(config.seed)
         self.model = build_seq2seq(config, len(self.src_vocab), len(self.tgt_vocab))
@@ -264,7 +266,8 @@ class Seq2SeqTrainer:
             raise ValueError("fit: give epochs, minutes, steps or target_accuracy")
         cfg = self.config
         per_epoch = self.batches_per_epoch
-        limits = [s for s in (steps, math.ceil(epochs * per_epoch) if epochs is not None else None) if s is not None]
+        limits = [s for s in (steps, math.ceil(epochs * per_epoch) if epochs is not None else None)
+                  if s is not None]
         target = min(limits) if limits else None
         if self.step == 0 and not (self.out / "last.ckpt").exists():
             self.validate()  # a good state to fall back on
@@ -273,11 +276,8 @@ class Seq2SeqTrainer:
         started, done_here = time.perf_counter(), 0
         batches = self._batches()
         self.model.train()
-
-        def reached() -> bool:
-            return target_accuracy is not None and self.last_val["accuracy"] >= target_accuracy
         while ((target is None or self.step < target) and (deadline is None or time.perf_counter() < deadline)
-               and not reached()):
+               and not (target_accuracy is not None and self.last_val["accuracy"] >= target_accuracy)):
             src, tgt = _tensors(self.train_pairs, batches[self.batch_index], self.src_vocab, self.tgt_vocab)
             loss = sequence_loss(self.model(src, tgt)[0], tgt)
             self.optimizer.zero_grad()
@@ -304,7 +304,6 @@ class Seq2SeqTrainer:
             bar.update(1, loss=loss.item(), val_acc=self.last_val["accuracy"], pairs_per_s=round(rate, 1))
             if self.step % cfg.val_every == 0:
                 self.validate()
-                self.model.train()
         bar.close()
         if done_here and self.step % cfg.val_every != 0:
             self.validate()
@@ -336,10 +335,10 @@ def add_parsers(sub) -> None:
     """Register ``train-seq2seq`` and ``translate`` on an argparse subparsers object."""
     d = Seq2SeqConfig()
     p = sub.add_parser("train-seq2seq", help="train an encoder-decoder on dates, reverse or sort",
-                       description="Train a recurrent encoder-decoder (optionally with attention) on a synthetic "
-                                   "task: 'dates' (dates in many human formats -> ISO YYYY-MM-DD), 'reverse' "
-                                   "or 'sort' (strings of letters). Validation and test examples are never "
-                                   "in the training set.")
+                       description="Train a recurrent encoder-decoder (optionally with attention) on a "
+                                   "synthetic task: 'dates' (dates in many human formats -> ISO "
+                                   "YYYY-MM-DD), 'reverse' or 'sort' (strings of letters). Validation "
+                                   "and test examples are never in the training set.")
     p.add_argument("--task", choices=TASKS, default=d.task)
     p.add_argument("--train-size", type=_positive_int, default=d.train_size)
     p.add_argument("--val-size", type=_positive_int, default=d.val_size)
@@ -402,16 +401,17 @@ def _train_seq2seq(args) -> int:
     config.attention = {None: Seq2SeqConfig.attention, "none": None}.get(args.attention, args.attention)
     trainer = Seq2SeqTrainer(config, args.out, resume=args.resume, overwrite=args.overwrite)
     cfg = trainer.config
-    print(f"training a {cfg.cell} encoder-decoder (attention: {cfg.attention or 'none'}, hidden {cfg.hidden}) "
-          f"on {len(trainer.data.train)} '{cfg.task}' pairs, vocabularies {len(trainer.src_vocab)} -> "
-          f"{len(trainer.tgt_vocab)}; checkpoints in {args.out}")
+    print(f"training a {cfg.cell} encoder-decoder (attention: {cfg.attention or 'none'}, hidden "
+          f"{cfg.hidden}) on {len(trainer.data.train)} '{cfg.task}' pairs, vocabularies "
+          f"{len(trainer.src_vocab)} -> {len(trainer.tgt_vocab)}; checkpoints in {args.out}")
     result = trainer.fit(epochs=args.epochs, minutes=args.minutes, steps=args.steps,
                          target_accuracy=args.target_accuracy, progress=not args.no_progress)
-    print(f"done: {result['steps']} steps ({result['epoch']:.2f} epochs) in {result['seconds']:.0f} s, validation "
-          f"exact match {result['val_accuracy']:.2%} (best {result['best_val_accuracy']:.2%}), "
+    print(f"done: {result['steps']} steps ({result['epoch']:.2f} epochs) in {result['seconds']:.0f} s, "
+          f"validation exact match {result['val_accuracy']:.2%} (best {result['best_val_accuracy']:.2%}), "
           f"{result['pairs_per_s']:.0f} pairs/s, {result['skipped_steps']} steps skipped")
     model, src_vocab, tgt_vocab, _ = load_seq2seq(trainer.out / "best.ckpt")
-    test = evaluate_pairs(model, trainer.data.test, src_vocab, tgt_vocab, args.beam, max_len=trainer.max_output)
+    test = evaluate_pairs(model, trainer.data.test, src_vocab, tgt_vocab, args.beam,
+                          max_len=trainer.max_output)
     print(f"test ({test['n']} held-out pairs, best checkpoint, beam {args.beam}): exact match "
           f"{test['accuracy']:.2%}")
     for src, tgt, out in test["wrong"][:5]:

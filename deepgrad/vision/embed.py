@@ -111,7 +111,8 @@ def nearest_neighbours(features, query, k: int = 5, metric: str = "cosine") -> t
         idx, dist = nearest_neighbours(feats, feats[17], k=6)   # idx[0] == 17, dist[0] == 0
     """
     feats = _rows(features, "features", "nearest_neighbours")
-    single = isinstance(query, Tensor) and query.ndim == 1
+    query = query if isinstance(query, Tensor) else dg.tensor(query)
+    single = query.ndim == 1
     q = _rows(query.unsqueeze(0) if single else query, "query", "nearest_neighbours").to(feats.dtype)
     if q.shape[1] != feats.shape[1]:
         raise ValueError(f"nearest_neighbours: query has {q.shape[1]} features, the features have "
@@ -191,7 +192,8 @@ def _rotate_columns(x: Tensor, p: Tensor, q: Tensor, c: Tensor, s: Tensor) -> Te
 class PCA:
     """Principal component analysis: the top ``n_components`` right singular vectors of the centred
     data, found as the eigenvectors of its (D, D) covariance (or, when N < D, from the (N, N) Gram
-    matrix) by Jacobi rotations in float64.
+    matrix) by Jacobi rotations in float64: exact to rounding, at O(m^3) per sweep for m = min(N, D)
+    (about a second for m = 100, several for m = 200).
 
     After ``fit``: ``mean`` (D,), ``components`` (k, D) (rows, unit length, sign fixed so that each
     row's largest-magnitude entry is positive, as scikit-learn does), ``singular_values`` (k,) and

@@ -29,20 +29,25 @@ def diagnose(history, tol: float = 0.05) -> dict:
     """The lectures' reading of the train/validation curves at the end of training.
 
     Returns ``gap`` (final train minus validation accuracy, or, without accuracies, the final
-    validation loss minus the training loss, relative to the validation loss), ``best_epoch`` (the
-    1-based epoch of the lowest validation loss, None without validation) and ``verdict``:
+    validation loss minus the training loss, relative to the validation loss; None when unknown),
+    ``best_epoch`` (the 1-based epoch of the lowest validation loss, None without validation) and
+    ``verdict``:
     "big gap: overfitting (increase regularization)" when the gap exceeds ``tol``, else
     "no gap: underfitting (increase model capacity, make layers bigger or decrease regularization)".
     """
     h = _history_dict(history)
     val_loss = h.get("val_loss") or []
-    if not val_loss:
+    finite = [i for i, v in enumerate(val_loss) if math.isfinite(v)]
+    if not finite:
         return {"gap": None, "best_epoch": None, "verdict": "no validation data: the gap is unknown"}
     if h.get("accuracy") and h.get("val_accuracy"):
         gap = h["accuracy"][-1] - h["val_accuracy"][-1]
     else:
         gap = (val_loss[-1] - h["loss"][-1]) / max(abs(val_loss[-1]), 1e-12)
-    best = min(range(len(val_loss)), key=val_loss.__getitem__) + 1
+    best = min(finite, key=val_loss.__getitem__) + 1
+    if not math.isfinite(gap):
+        return {"gap": None, "best_epoch": best,
+                "verdict": "the last epoch's values are not finite: the gap is unknown"}
     verdict = ("big gap: overfitting (increase regularization)" if gap > tol else
                "no gap: underfitting (increase model capacity, make layers bigger or decrease "
                "regularization)")
@@ -105,8 +110,8 @@ def _normalise_per_filter(w: Tensor) -> Tensor:
 
 def plot_filters(weight, path, ncols: int = 8, image_shape: Sequence[int] | None = None,
                  title: str = "First-layer filters") -> None:
-    """"Visualize the weights": a grid of first-layer filters, each min-max normalised to [0, 1] on
-    its own; saved as a PNG at ``path``.
+    """A grid of first-layer filters (the lectures' "visualize the weights"), each min-max normalised
+    to [0, 1] on its own; saved as a PNG at ``path``.
 
     ``weight`` is a convolution weight (out, in, kh, kw), drawn in colour when in = 3 and in grey
     otherwise (the mean over the input channels when in is not 1 or 3), or a fully connected weight
@@ -227,12 +232,12 @@ class LayerStatsRecorder:
     """Per-layer activation and gradient statistics over training: the vanishing/exploding-gradient
     diagnostic.
 
-    Forward hooks record the mean and standard deviation of each layer's output, full backward hooks
-    the L2 norm of the gradient of the loss with respect to that output (||dL/d out||). A step is a
-    forward pass of ``model`` in training mode with gradients enabled (evaluation passes are ignored);
-    every ``every``-th step (0, every, 2 every, ...) is recorded. The gradient of a step is the one of
-    the backward pass that follows its forward pass; a layer called several times in one step is
-    recorded at its first call.
+    Forward hooks record the mean and (population) standard deviation of each layer's output, full
+    backward hooks the L2 norm of the gradient of the loss with respect to that output (||dL/d out||).
+    A step is a forward pass of ``model`` in training mode with gradients enabled (evaluation passes
+    are ignored); every ``every``-th step (0, every, 2 every, ...) is recorded. The gradient of a
+    step is the one of the backward pass that follows its forward pass; a layer called several times
+    in one step keeps the activations of its first call and the first gradient reported for it.
 
     ``layers`` are dotted names from ``model.named_modules()``; by default every module holding
     parameters of its own (Linear, Conv2d, ...), in registration order.
