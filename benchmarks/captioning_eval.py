@@ -88,7 +88,7 @@ def main() -> None:
         picks = list(range(4))
         caps = decode(trainer.model, test.float_images(picks), trainer.vocab, beam=args.beam)
         plot_attention_rows([(test.images[i], [trainer.vocab.words[w] for w in c.ids], c.alphas)
-                             for i, c in zip(picks, caps)], args.figure)
+                             for i, c in zip(picks, caps)], args.figure, dpi=72)
         print(f"wrote {args.figure}")
     print(f"checkpoints in {out}")
 

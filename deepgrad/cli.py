@@ -186,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sample(sub)
     _add_viz_cells(sub)
     _add_grad_flow(sub)
+    from .train.captioning import add_parsers as add_captioning
+    add_captioning(sub)
     return parser
 
 
@@ -194,7 +196,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (OSError, ValueError, RuntimeError) as e:  # user-facing errors: no traceback
+    except (OSError, ValueError, RuntimeError, ImportError) as e:  # user-facing errors: no traceback
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

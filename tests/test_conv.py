@@ -1,6 +1,8 @@
 """Convolutions (conv1d/2d, transposed, unfold/fold, locally connected) against PyTorch: values and
 gradients for input, weight and bias, layers with copied weights, float32, gradcheck, errors."""
 import math
+import multiprocessing
+import sys
 
 import numpy as np
 import pytest
@@ -200,6 +202,17 @@ def test_second_backward_with_retain_graph_matches_first(eager_workspace_and_thr
     loss.backward()
     np.testing.assert_allclose(x.grad.numpy(), first[0], rtol=1e-12)
     np.testing.assert_allclose(w.grad.numpy(), first[1], rtol=1e-12)
+
+
+def _conv_sum_in_child(seed):
+    return float(F.conv2d(to_dg(rand(2, 3, 6, 6, seed=seed)), to_dg(rand(4, 3, 3, 3)), padding=1).sum())
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
+def test_threaded_copies_work_in_a_forked_child(eager_workspace_and_threads):
+    expected = _conv_sum_in_child(3)  # the parent's thread pool exists before the fork
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply_async(_conv_sum_in_child, (3,)).get(timeout=60) == pytest.approx(expected)
 
 
 # ---------------------------------------------------------------------------- unfold / fold

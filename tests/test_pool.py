@@ -72,11 +72,11 @@ def test_overlapping_windows_accumulate_gradient_on_a_shared_maximum():
 
 
 def test_max_pool_nan_and_all_minus_inf_windows_match_torch():
-    x = np.array([[[[np.nan, 1, np.nan], [2, np.nan, 0], [0, 0, 3]]]])
-    fn, tfn = _both("max_pool2d", kernel_size=2, stride=1)
-    d_out, t_out = fn(to_dg(x)), tfn(to_torch(x))
-    np.testing.assert_array_equal(np.isnan(d_out.numpy()), np.isnan(t_out.numpy()))
-    _check_indices("max_pool2d", x, kernel_size=2, stride=1)
+    x = np.array([[[[np.nan, 1, np.nan, 5], [2, np.nan, 0, 1], [0, 0, 3, 3], [np.nan, 1, 7, np.nan]]]])
+    for kw in [dict(kernel_size=2, stride=1), dict(kernel_size=2)]:  # overlapping, tiling
+        fn, tfn = _both("max_pool2d", **kw)
+        compare(fn, x, torch_fn=tfn)  # NaN outputs equal, the gradient at each window's last NaN
+        _check_indices("max_pool2d", x, **kw)
     # padded positions never win, even against real -inf elements
     x = np.full((1, 1, 3, 3), -np.inf)
     _check_indices("max_pool2d", x, kernel_size=3, stride=2, padding=1)

@@ -72,6 +72,11 @@ def test_letter_tasks(name, fn):
     held = [s for s, _ in data.val + data.test]
     assert len(set(held)) == 300 and not set(held) & {s for s, _ in data.train}
     assert {len(s) for s, _ in data.train} == {2, 3, 4, 5, 6}
+    # short strings are few: at most a tenth of those of each length are held out
+    data = make_task(name, train_size=3000, val_size=20, test_size=40, seed=2, min_len=1, max_len=3)
+    held = [s for s, _ in data.val + data.test]
+    assert sum(len(s) == 1 for s in held) <= 1 and sum(len(s) == 2 for s in held) <= 10
+    assert len({s for s, _ in data.train if len(s) == 1}) == 9
 
 
 def test_task_errors():
@@ -81,8 +86,8 @@ def test_task_errors():
         make_task("dates", train_size=-1)
     with pytest.raises(ValueError, match="held-out days"):
         make_task("dates", train_size=1, val_size=20000, test_size=1)
-    with pytest.raises(ValueError, match="only 10 strings"):
-        make_task("sort", train_size=10, val_size=5, test_size=5, min_len=1, max_len=1)
+    with pytest.raises(ValueError, match="at most 1 of the strings of 1 to 1 letters can be held out"):
+        make_task("sort", train_size=10, val_size=1, test_size=1, min_len=1, max_len=1)
     with pytest.raises(ValueError, match="1 <= min_len <= max_len"):
         make_task("reverse", min_len=4, max_len=3)
 

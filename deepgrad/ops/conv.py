@@ -137,16 +137,18 @@ workspace = Workspace()
 class _Threads:
     """Runs memory-bound array work (im2col copies, col2im adds, padding) in a few threads: NumPy
     releases the GIL inside such loops, and BLAS's own threads only share the matrix products.
-    The thread count follows PyTorch's rule for its intra-op threads: OMP_NUM_THREADS when set,
-    else the cores this process may run on."""
+    The thread count follows PyTorch's rule for its intra-op threads, OMP_NUM_THREADS when set, else
+    the cores this process may run on, capped at ``max_count``: memory-bound work stops scaling
+    beyond a few threads. Set ``threads.count`` to change it; ``fn`` must not call ``split`` itself."""
 
     min_elements = 1 << 18  # below this a thread hand-off costs more than it saves
+    max_count = 8
 
     def __init__(self):
         env = os.environ.get("OMP_NUM_THREADS", "")
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        self.count = max(1, int(env) if env.isdigit() else cores)
-        self._pool, self._pid = None, None
+        self.count = max(1, min(self.max_count, int(env) if env.isdigit() else cores))
+        self._pool, self._pid, self._workers = None, None, 0
 
     def split(self, fn, n: int, elements: int) -> None:
         """Call ``fn(lo, hi)`` on consecutive chunks covering range(n), in parallel when worth it."""
@@ -154,8 +156,11 @@ class _Threads:
         if k <= 1:
             fn(0, n)
             return
-        if self._pid != os.getpid():  # a forked child inherits the pool but not its threads
-            self._pool, self._pid = ThreadPoolExecutor(self.count - 1), os.getpid()
+        if self._pid != os.getpid() or self._workers < k - 1:
+            # (a forked child inherits the pool but not its threads)
+            if self._pool is not None:
+                self._pool.shutdown(wait=False)
+            self._pool, self._pid, self._workers = ThreadPoolExecutor(k - 1), os.getpid(), k - 1
         bounds = [n * i // k for i in range(k + 1)]
         futures = [self._pool.submit(fn, bounds[i], bounds[i + 1]) for i in range(1, k)]
         fn(bounds[0], bounds[1])

@@ -49,6 +49,11 @@ def _valid_mask(k: tuple, tables: list, spatial: tuple):
     return mask
 
 
+def _lowest(dtype):
+    """The padding value of max pooling: below every element."""
+    return -xp.inf if dtype.kind == "f" else xp.iinfo(dtype).min
+
+
 def _window_max(view, kernel: tuple):
     """The maximum of each window of ``view`` (N, C, *kernel, *out); NaN propagates."""
     offsets = _offsets(kernel)
@@ -63,30 +68,45 @@ def _window_max(view, kernel: tuple):
     return best
 
 
-def _window_argmax(view, best, kernel: tuple, tables: list, spatial: tuple):
-    """The row-major kernel offset of the element of each window of ``view`` (N, C, *kernel, *out)
-    that max pooling picks, given the window maxima ``best``, under the tie rule in the module
-    docstring. ``tables[j][o, k]`` is the input coordinate along dim j of offset k of window o."""
+def _first_hits(view, best, kernel: tuple, tables: list, spatial: tuple):
+    """For each kernel offset i (row-major), yield (i, the mask of the windows of ``view``
+    (N, C, *kernel, *out) whose picked element is their first maximal one, ``best``, at offset i).
+    Windows holding NaN get no hit here; see ``_last_nan``. ``tables[j][o, k]`` is the input
+    coordinate along dim j of offset k of window o, to keep padding out. Comparisons and logic
+    only: branch-free passes are several times faster than masked assignment."""
     lead = (slice(None), slice(None))
-    offsets = _offsets(kernel)
-    # comparisons and arithmetic, not masked assignment: branch-free passes are several times faster
-    arg = xp.zeros(best.shape, xp.int8 if len(offsets) < 128 else xp.int32)
     found = None
-    for i, k in enumerate(offsets):
+    for i, k in enumerate(_offsets(kernel)):
         hit = view[lead + k] == best
         valid = _valid_mask(k, tables, spatial)
         if valid is not None:
             hit &= valid
-        if found is None:
-            found = hit
-            continue
-        hit = xp.greater(hit, found)  # a hit in a window that has no earlier hit
-        arg += hit * arg.dtype.type(i)
-        found |= hit
-    if best.dtype.kind == "f" and xp.isnan(best).any():
-        for i, k in enumerate(offsets):
-            arg = xp.where(xp.isnan(view[lead + k]), arg.dtype.type(i), arg)
-    return arg
+        if found is not None:
+            hit = xp.greater(hit, found)  # a hit in a window that has no earlier hit
+        yield i, hit
+        found = hit if found is None else found | hit
+
+
+def _last_nan(view, best, kernel: tuple):
+    """(the windows holding NaN, the offset of their last NaN), or None when there are none."""
+    if best.dtype.kind != "f" or not xp.isnan(best).any():
+        return None
+    lead = (slice(None), slice(None))
+    arg = xp.zeros(best.shape, xp.int32)
+    for i, k in enumerate(_offsets(kernel)):
+        arg = xp.where(xp.isnan(view[lead + k]), i, arg)
+    return xp.isnan(best), arg
+
+
+def _window_argmax(view, best, kernel: tuple, tables: list, spatial: tuple):
+    """The row-major kernel offset of the element of each window of ``view`` that max pooling
+    picks, given the window maxima ``best``, under the tie rule in the module docstring."""
+    arg = xp.zeros(best.shape, xp.int8 if prod(kernel) < 128 else xp.int32)
+    for i, hit in _first_hits(view, best, kernel, tables, spatial):
+        if i:
+            arg += hit * arg.dtype.type(i)
+    nan = _last_nan(view, best, kernel)
+    return arg if nan is None else xp.where(nan[0], nan[1], arg)
 
 
 def _plane_index(arg, kernel: tuple, tables: list, spatial: tuple):
@@ -132,8 +152,7 @@ class MaxPoolNd(Function):
     saves_output = True
 
     def forward(self, x, kernel, stride, dilation, pads, tables):
-        fill = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
-        xpad = pad_crop(x, pads, fill)
+        xpad = pad_crop(x, pads, _lowest(x.dtype))
         out = tuple(t.shape[0] for t in tables)
         self.view = windows(xpad, kernel, stride, dilation, out)
         self.best = _window_max(self.view, kernel)
@@ -142,22 +161,33 @@ class MaxPoolNd(Function):
 
     def backward(self, g):
         kernel, stride, dilation, pads, tables, spatial, padded = self.geometry
-        buf = workspace.zeros(padded, g.dtype)
-        wheres = [where for _, where in kernel_offsets(kernel, stride, dilation, g.shape[2:])]
+        out = g.shape[2:]
+        wheres = [where for _, where in kernel_offsets(kernel, stride, dilation, out)]
+        # windows that tile the padded input exactly write each element once: no zeroing, no adding
+        tiling = stride == kernel and all(d == 1 for d in dilation) and all(
+            o * s == n for o, s, n in zip(out, stride, padded[2:]))
+        buf = workspace.empty(padded, g.dtype) if tiling else workspace.zeros(padded, g.dtype)
 
         def scatter(lo, hi):
             part = (slice(lo, hi), slice(None))
-            arg = _window_argmax(self.view[lo:hi], self.best[lo:hi], kernel, tables, spatial)
-            for i, where in enumerate(wheres):
-                buf[part + where] += g[lo:hi] * (arg == i)
+            gs, view, best = g[lo:hi], self.view[lo:hi], self.best[lo:hi]
+            for i, hit in _first_hits(view, best, kernel, tables, spatial):
+                if tiling:
+                    xp.multiply(gs, hit, out=buf[part + wheres[i]])
+                else:
+                    buf[part + wheres[i]] += gs * hit
+            nan = _last_nan(view, best, kernel)
+            if nan is not None:
+                for i, where in enumerate(wheres):
+                    buf[part + where] += gs * (nan[0] & (nan[1] == i))
         threads.split(scatter, g.shape[0], g.size * len(wheres))
         return crop(buf, pads), None, None, None, None, None
 
 
 class PlaneGather(Function):
     """out[n, c, o...] = x[n, c].flat[index[n, c, o...]]: one element of each (n, c) plane per output,
-    the adaptive max-pooling primitive. Backward scatters with one ``add.at``, so an element picked by several
-    (overlapping) windows receives the sum of their gradients."""
+    the adaptive max-pooling primitive. Backward scatters with one ``add.at``, so an element picked
+    by several (overlapping) windows receives the sum of their gradients."""
 
     saves_inputs = False
 
@@ -245,8 +275,7 @@ def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indic
         if not return_indices:
             return y
         a = x4._data
-        fill = -xp.inf if a.dtype.kind == "f" else xp.iinfo(a.dtype).min
-        view = windows(pad_crop(a, pads, fill), kernel, stride, dilation, out)
+        view = windows(pad_crop(a, pads, _lowest(a.dtype)), kernel, stride, dilation, out)
         return y, Tensor._make(_picked_index(x4, view, kernel, tables))
 
     return batched(x, nd, op, run)

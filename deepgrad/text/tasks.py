@@ -186,15 +186,19 @@ def _letter_task(name: str, train_size: int, val_size: int, test_size: int, gene
                  min_len: int, max_len: int) -> TaskData:
     if not 1 <= min_len <= max_len:
         raise ValueError(f"make_task({name!r}): need 1 <= min_len <= max_len, got {min_len} and {max_len}")
-    possible = sum(len(_LETTERS) ** n for n in range(min_len, max_len + 1))
+    # at most a tenth of the strings of each length are held out (at least one), so that the short
+    # lengths, which have few strings, still appear in training
+    room = {n: max(1, len(_LETTERS) ** n // 10) for n in range(min_len, max_len + 1)}
     n_held = val_size + test_size
-    if n_held > possible // 2:
-        raise ValueError(f"make_task({name!r}): {n_held} held-out strings asked for, but only {possible} "
-                         f"strings of {min_len} to {max_len} letters exist; ask for at most {possible // 2}")
+    if n_held > sum(room.values()):
+        raise ValueError(f"make_task({name!r}): {n_held} held-out strings asked for, but at most "
+                         f"{sum(room.values())} of the strings of {min_len} to {max_len} letters can be "
+                         "held out (a tenth of each length); ask for fewer or allow longer strings")
     held, seen = [], set()
     while len(held) < n_held:
         for s in _random_strings(n_held - len(held), min_len, max_len, generator):
-            if s not in seen:
+            if s not in seen and room[len(s)] > 0 and len(held) < n_held:
+                room[len(s)] -= 1
                 seen.add(s)
                 held.append(s)
     train = []

@@ -7,9 +7,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from ..backend import int64
-from ..creation import tensor
-from ..tensor import Tensor
+import deepgrad as dg
+from deepgrad import Tensor
 
 __all__ = ["tokenize", "WordVocab", "bleu_scores"]
 
@@ -105,7 +104,7 @@ class WordVocab:
         ``length`` defaults to the longest, and longer sequences are cut to it."""
         length = max((len(s) for s in sequences), default=0) if length is None else length
         rows = [list(s)[:length] for s in sequences]
-        return tensor([r + [self.pad_id] * (length - len(r)) for r in rows], dtype=int64).reshape(
+        return dg.tensor([r + [self.pad_id] * (length - len(r)) for r in rows], dtype=dg.int64).reshape(
             len(rows), length)
 
     def to_dict(self) -> dict:

@@ -55,7 +55,9 @@ class Seq2SeqConfig:
     dropout: float = 0.0
     batch: int = 64
     lr: float = 3e-3
-    clip: float = 5.0
+    clip: float = 1.0
+    lr_decay: float = 0.5            # learning-rate factor when validation accuracy plateaus
+    patience: int = 2                # validations without improvement before it is applied
     val_every: int = 250
     seed: int = 0
 
@@ -177,7 +179,12 @@ class Seq2SeqTrainer:
         self.model = build_seq2seq(config, len(self.src_vocab), len(self.tgt_vocab))
         self.params = list(self.model.parameters())
         self.optimizer = optim.Adam(self.params, lr=config.lr)
-        self.guard = DivergenceGuard()
+        self.scheduler = optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, mode="max", factor=config.lr_decay, patience=config.patience,
+            min_lr=config.lr * 1e-3)
+        # only non-finite losses and gradient norms count as divergence: a converged model's loss is
+        # about 1e-3, where one wrong token in a batch is many times the running average
+        self.guard = DivergenceGuard(explode_factor=math.inf)
         self.step = self.epoch = self.batch_index = 0
         self.best = (-1.0, -math.inf)           # (validation accuracy, -validation loss)
         self.last_val = {"accuracy": math.nan, "loss": math.nan}
@@ -206,7 +213,8 @@ class Seq2SeqTrainer:
         return {"format": FORMAT, "config": asdict(self.config), "model_config": self.model.config,
                 "src_vocab": self.src_vocab.to_dict(), "tgt_vocab": self.tgt_vocab.to_dict(),
                 "max_output": self.max_output, "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "step": self.step, "epoch": self.epoch,
+                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "step": self.step, "epoch": self.epoch,
                 "batch_index": self.batch_index, "rng": dg.get_rng_state(), "best": list(self.best),
                 "val_accuracy": self.last_val["accuracy"], "val_loss": self.last_val["loss"],
                 "guard": self.guard.state_dict()}
@@ -214,6 +222,7 @@ class Seq2SeqTrainer:
     def _restore(self, ckpt: dict) -> None:
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
         dg.set_rng_state(ckpt["rng"])
         self.step, self.epoch, self.batch_index = ckpt["step"], ckpt["epoch"], ckpt["batch_index"]
         self.best = tuple(ckpt["best"])
@@ -235,12 +244,20 @@ class Seq2SeqTrainer:
         return improved
 
     def _restore_last_good(self) -> None:
+        """Go back to the weights, optimizer state and guard statistics of ``last.ckpt``, keeping the
+        lowered learning rate and the count of skipped steps. The guard's running loss average must
+        be the one of the restored weights: an older checkpoint's loss is higher, and measured
+        against the average of the diverged run every step after the restore would look like an
+        explosion."""
         last = self.out / "last.ckpt"
         lr = self.optimizer.param_groups[0]["lr"]
         if last.exists():
             ckpt = dg.load(last)
             self.model.load_state_dict(ckpt["model"])
             self.optimizer.load_state_dict(ckpt["optimizer"])
+            skipped = self.guard.total_skipped
+            self.guard.load_state_dict(ckpt["guard"])
+            self.guard.total_skipped = skipped
         for group in self.optimizer.param_groups:  # keep the lowered learning rate
             group["lr"] = lr
 
@@ -252,7 +269,9 @@ class Seq2SeqTrainer:
                               max_len=self.max_output)
 
     def validate(self) -> dict:
+        """Evaluate on the validation split, let the plateau schedule see the accuracy, checkpoint."""
         self.last_val = self.evaluate("val")
+        self.scheduler.step(self.last_val["accuracy"])
         self.save()
         return self.last_val
 
@@ -321,6 +340,8 @@ def _check_config(config: Seq2SeqConfig) -> None:
         raise ValueError(f"unknown cell {config.cell!r}; choose one of {', '.join(CELLS)}")
     if config.attention not in ATTENTIONS:
         raise ValueError(f"unknown attention {config.attention!r}; choose bahdanau, luong or none")
+    if not 0 < config.lr_decay < 1:
+        raise ValueError(f"lr_decay must be in (0, 1), got {config.lr_decay}")
 
 
 # ---------------------------------------------------------------------------------------- CLI
@@ -364,6 +385,10 @@ def add_parsers(sub) -> None:
     p.add_argument("--batch", type=_positive_int, default=d.batch)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--clip", type=float, default=d.clip, help="gradient-norm clipping (0 disables)")
+    p.add_argument("--lr-decay", type=float, default=d.lr_decay,
+                   help="multiply the learning rate by this when validation accuracy stops improving")
+    p.add_argument("--patience", type=int, default=d.patience,
+                   help="validations without improvement before --lr-decay applies (a large value: never)")
     stop = p.add_mutually_exclusive_group()
     stop.add_argument("--epochs", type=float, help="passes over the training pairs")
     stop.add_argument("--minutes", type=float, help="wall-clock training budget")

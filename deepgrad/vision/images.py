@@ -74,7 +74,8 @@ def write_image(image: Tensor, path: str | os.PathLike) -> None:
                          f"got shape {tuple(image.shape)}")
     if image.dtype != dg.uint8:
         if not image.is_floating_point():
-            raise TypeError(f"write_image: expected a float image in [0, 1] or a uint8 one, got {image.dtype}")
+            raise TypeError(f"write_image: expected a float image in [0, 1] or a uint8 one, got "
+                            f"{image.dtype}")
         image = (image.detach().clamp(0, 1) * 255).round().to(dg.uint8)
     pixels = image.permute(1, 2, 0).contiguous().numpy()
     Image = _pillow()

@@ -23,10 +23,11 @@ def _pixels(image: Tensor):
 
 
 def plot_attention_rows(rows: Sequence[tuple], path: str | os.PathLike, max_words: int | None = None,
-                        panel: float = 1.6) -> None:
+                        panel: float = 1.6, dpi: int = 110) -> None:
     """One row per (image, words, alphas): the image with its caption, then one panel per word
     showing the image darkened where the attention weight is low (the map upsampled bilinearly).
-    ``alphas`` is (len(words), h, w); ``max_words`` caps the panels per row."""
+    ``alphas`` is (len(words), h, w); ``max_words`` caps the panels per row; ``panel`` is the side of
+    a panel in inches."""
     if not rows:
         raise ValueError("plot_attention_rows: no rows to draw")
     for _, words, alphas in rows:
@@ -37,7 +38,7 @@ def plot_attention_rows(rows: Sequence[tuple], path: str | os.PathLike, max_word
     counts = [len(w) if max_words is None else min(len(w), max_words) for _, w, _ in rows]
     cols = 1 + max(counts)
     plt = pyplot()
-    fig, axes = plt.subplots(len(rows), cols, figsize=(panel * cols, panel * 1.15 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), cols, figsize=(panel * cols, panel * 1.35 * len(rows)), squeeze=False)
     for r, ((image, words, alphas), count) in enumerate(zip(rows, counts)):
         pixels = _pixels(image)
         h, w = pixels.shape[:2]
@@ -56,7 +57,7 @@ def plot_attention_rows(rows: Sequence[tuple], path: str | os.PathLike, max_word
         for ax in axes[r]:
             ax.axis("off")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
 
 

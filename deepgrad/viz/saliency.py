@@ -26,8 +26,8 @@ from deepgrad import Tensor, nn
 
 from ._plot import pyplot
 
-__all__ = ["frozen_eval", "input_gradient", "saliency_map", "ClassModelResult", "class_model", "plot_saliency",
-           "plot_class_models"]
+__all__ = ["frozen_eval", "input_gradient", "saliency_map", "ClassModelResult", "class_model",
+           "plot_saliency", "plot_class_models"]
 
 
 @contextmanager
@@ -91,7 +91,8 @@ def _score_gradient(model: nn.Module, x: Tensor, target, preprocess: Callable | 
     return grad
 
 
-def input_gradient(model: nn.Module, images: Tensor, target=None, preprocess: Callable | None = None) -> Tensor:
+def input_gradient(model: nn.Module, images: Tensor, target=None,
+                   preprocess: Callable | None = None) -> Tensor:
     """dS_k / dI: the gradient of the class score S_k (the model's output before any softmax) with
     respect to each input image, of the images' shape.
 
@@ -144,7 +145,8 @@ def saliency_map(model: nn.Module, images: Tensor, target=None, preprocess: Call
             grad = dg.zeros_like(batch)
             for _ in range(smooth_samples):
                 noise = dg.randn(*batch.shape, generator=generator, dtype=batch.dtype)
-                grad = grad + _score_gradient(model, batch + sigma * noise, target, preprocess, "saliency_map")
+                noisy = batch + sigma * noise
+                grad = grad + _score_gradient(model, noisy, target, preprocess, "saliency_map")
             grad = grad / smooth_samples
     saliency = grad.abs().amax(dim=1)
     return saliency if images.ndim == 4 else saliency[0]
@@ -221,8 +223,9 @@ def class_model(model: nn.Module, targets: int | Sequence[int], shape: Sequence[
     if len(shape) != 3:
         raise ValueError(f"class_model: shape is the image shape (C, H, W), got {tuple(shape)}")
     if steps < 1 or jitter < 0 or blur_every < 0 or blur_sigma <= 0:
-        raise ValueError(f"class_model: need steps >= 1, jitter >= 0, blur_every >= 0 and blur_sigma > 0; got "
-                         f"steps={steps}, jitter={jitter}, blur_every={blur_every}, blur_sigma={blur_sigma}")
+        raise ValueError(f"class_model: need steps >= 1, jitter >= 0, blur_every >= 0 and blur_sigma > 0; "
+                         f"got steps={steps}, jitter={jitter}, blur_every={blur_every}, "
+                         f"blur_sigma={blur_sigma}")
     n = len(targets)
     if init is None:
         image = 0.01 * dg.randn(n, *shape, generator=generator)
@@ -232,7 +235,7 @@ def class_model(model: nn.Module, targets: int | Sequence[int], shape: Sequence[
     with frozen_eval(model):
         for step in range(steps):
             image.requires_grad_(True)
-            dy, dx = (dg.randint(-jitter, jitter + 1, (2,), generator=generator).tolist() if jitter else (0, 0))
+            dy, dx = dg.randint(-jitter, jitter + 1, (2,), generator=generator).tolist() if jitter else (0, 0)
             x = preprocess(image) if preprocess is not None else image
             scores = _scores(model, _roll(x, dy, dx), None, "class_model")
             picked = scores.gather(1, _targets(targets, n, scores.shape[1], "class_model").unsqueeze(1))[:, 0]
