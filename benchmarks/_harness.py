@@ -349,6 +349,7 @@ def run_modules(modules: list, description: str) -> list:
     args = parser(description).parse_args()
     print(f"deepgrad {deepgrad.__version__} vs torch {torch.__version__} (CPU); torch threads "
           f"{torch.get_num_threads()}; BLAS/OpenMP pools: {blas_threads()}")
+    load_before = os.getloadavg()[0]
     results = []
     for name in modules:
         for case in importlib.import_module(name).CASES:
@@ -357,6 +358,13 @@ def run_modules(modules: list, description: str) -> list:
     if not results:
         raise SystemExit(f"--only {args.only}: no such workload or case among {modules}")
     print_summary(results)
+    load_after, cores = os.getloadavg()[0], os.cpu_count()
+    print(f"load average (1 min) {load_before:.1f} before, {load_after:.1f} after, on {cores} cores")
+    if load_before > cores:
+        # other processes preempt the BLAS/OpenMP threads, whose spin-waits then cost far more than the
+        # work: step times inflate many-fold and unevenly between the libraries
+        print("WARNING: the machine was busy before the run started; these timings and ratios are not "
+              "trustworthy: rerun on an idle machine")
     return results
 
 

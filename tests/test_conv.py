@@ -1,8 +1,6 @@
 """Convolutions (conv1d/2d, transposed, unfold/fold, locally connected) against PyTorch: values and
 gradients for input, weight and bias, layers with copied weights, float32, gradcheck, errors."""
 import math
-import multiprocessing
-import sys
 
 import numpy as np
 import pytest
@@ -150,48 +148,47 @@ def test_float32_matches_torch_within_float32_precision():
             atol=1e-4, rtol=1e-4)
 
 
-# ---------------------------------------------------------------------------- workspace and threads
+# ---------------------------------------------------------------------------- workspace
 @pytest.fixture
-def eager_workspace_and_threads():
-    """Every array of the conv kernels from the workspace cache, every copy split over 3 threads
-    (normally only large tensors take these paths)."""
-    ws, th = conv_ops.workspace, conv_ops.threads
-    saved = ws.min_bytes, th.min_elements, th.count
-    ws.min_bytes, th.min_elements, th.count = 0, 0, 3
+def eager_workspace():
+    """Every array of the conv kernels from the workspace cache (normally only large ones)."""
+    ws = conv_ops.workspace
+    saved = ws.min_bytes
+    ws.min_bytes = 0
     yield ws
-    ws.min_bytes, th.min_elements, th.count = saved
+    ws.min_bytes = saved
     ws.clear()
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 @pytest.mark.parametrize("case", [CONV2D_CASES[i] for i in (1, 3, 8, 12)])
-def test_cached_and_threaded_paths_match_torch(case, eager_workspace_and_threads):
+def test_cached_paths_match_torch(case, eager_workspace):
     test_conv2d_matches_torch(case)
 
 
 @pytest.mark.parametrize("case", [TRANSPOSE_CASES[i] for i in (1, 3)])
-def test_cached_and_threaded_transpose_matches_torch(case, eager_workspace_and_threads):
+def test_cached_transpose_matches_torch(case, eager_workspace):
     test_conv_transpose2d_matches_torch(case)
 
 
-def test_workspace_never_hands_out_an_array_still_in_use(eager_workspace_and_threads):
+def test_workspace_never_hands_out_an_array_still_in_use(eager_workspace):
     w = to_dg(rand(4, 3, 3, 3, seed=1))
     y1 = F.conv2d(to_dg(rand(2, 3, 6, 6)), w, padding=1)
     before = y1.numpy().copy()
     F.conv2d(to_dg(rand(2, 3, 6, 6, seed=5)), w, padding=1)  # same shapes: would reuse y1's buffer
     np.testing.assert_array_equal(y1.numpy(), before)
-    count = len(eager_workspace_and_threads._buffers)
+    count = len(eager_workspace._buffers)
     for seed in range(3):  # arrays dropped after each call: their buffers come back, none added
         F.conv2d(to_dg(rand(2, 3, 6, 6, seed=seed)), w, padding=1)
-    assert len(eager_workspace_and_threads._buffers) == count
-    eager_workspace_and_threads.clear()  # keeps only the buffer y1 still uses
-    assert len(eager_workspace_and_threads._buffers) == 1
+    assert len(eager_workspace._buffers) == count
+    eager_workspace.clear()  # keeps only the buffer y1 still uses
+    assert len(eager_workspace._buffers) == 1
     del y1
-    eager_workspace_and_threads.clear()
-    assert not eager_workspace_and_threads._buffers
+    eager_workspace.clear()
+    assert not eager_workspace._buffers
 
 
-def test_second_backward_with_retain_graph_matches_first(eager_workspace_and_threads):
+def test_second_backward_with_retain_graph_matches_first(eager_workspace):
     x = to_dg(rand(2, 3, 6, 6), requires_grad=True)
     w = to_dg(rand(4, 3, 3, 3, seed=1), requires_grad=True)
     loss = (F.conv2d(x, w, padding=1) ** 2).sum()
@@ -202,17 +199,6 @@ def test_second_backward_with_retain_graph_matches_first(eager_workspace_and_thr
     loss.backward()
     np.testing.assert_allclose(x.grad.numpy(), first[0], rtol=1e-12)
     np.testing.assert_allclose(w.grad.numpy(), first[1], rtol=1e-12)
-
-
-def _conv_sum_in_child(seed):
-    return float(F.conv2d(to_dg(rand(2, 3, 6, 6, seed=seed)), to_dg(rand(4, 3, 3, 3)), padding=1).sum())
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
-def test_threaded_copies_work_in_a_forked_child(eager_workspace_and_threads):
-    expected = _conv_sum_in_child(3)  # the parent's thread pool exists before the fork
-    with multiprocessing.get_context("fork").Pool(1) as pool:
-        assert pool.apply_async(_conv_sum_in_child, (3,)).get(timeout=60) == pytest.approx(expected)
 
 
 # ---------------------------------------------------------------------------- unfold / fold

@@ -10,7 +10,7 @@ import deepgrad.nn as nn
 import deepgrad.nn.functional as F
 from deepgrad.autograd import gradcheck
 from tests.helpers import assert_close, compare, rand, to_dg, to_torch
-from tests.test_conv import eager_workspace_and_threads  # noqa: F401  (a fixture)
+from tests.test_conv import eager_workspace  # noqa: F401  (a fixture)
 
 MAX_CASES = [
     dict(kernel_size=2),
@@ -124,7 +124,7 @@ def test_avg_pool1d_matches_torch(kw):
 
 @pytest.mark.parametrize("name,kw", [("max_pool2d", MAX_CASES[5]), ("max_pool2d", MAX_CASES[1]),
                                      ("avg_pool2d", AVG_CASES[5])])
-def test_cached_and_threaded_paths_match_torch(name, kw, eager_workspace_and_threads):  # noqa: F811
+def test_cached_paths_match_torch(name, kw, eager_workspace):  # noqa: F811
     fn, tfn = _both(name, **kw)
     compare(fn, rand(2, 3, 7, 8), torch_fn=tfn)
 

@@ -13,16 +13,13 @@ Layouts: columns are (C * prod(kernel), N * prod(out)), channel-major, so the pr
 returned as an (N, C_out, *out) view, not copied back to batch-major memory: every consumer reads
 any strides, and the next backward's channel-major gradient then costs nothing.
 
-Speed: large scratch arrays come from a cache (``workspace``) instead of fresh memory, and the
-memory-bound copies and adds run in a few threads (``threads``).
+Speed: large scratch arrays come from a cache (``workspace``) instead of fresh memory.
 """
 from __future__ import annotations
 
 import itertools
-import os
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from math import prod
 
 from ..backend import xp
@@ -134,43 +131,6 @@ class Workspace:
 workspace = Workspace()
 
 
-class _Threads:
-    """Runs memory-bound array work (im2col copies, col2im adds, padding) in a few threads: NumPy
-    releases the GIL inside such loops, and BLAS's own threads only share the matrix products.
-    The thread count follows PyTorch's rule for its intra-op threads, OMP_NUM_THREADS when set, else
-    the cores this process may run on, capped at ``max_count``: memory-bound work stops scaling
-    beyond a few threads. Set ``threads.count`` to change it; ``fn`` must not call ``split`` itself."""
-
-    min_elements = 1 << 18  # below this a thread hand-off costs more than it saves
-    max_count = 8
-
-    def __init__(self):
-        env = os.environ.get("OMP_NUM_THREADS", "")
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        self.count = max(1, min(self.max_count, int(env) if env.isdigit() else cores))
-        self._pool, self._pid, self._workers = None, None, 0
-
-    def split(self, fn, n: int, elements: int) -> None:
-        """Call ``fn(lo, hi)`` on consecutive chunks covering range(n), in parallel when worth it."""
-        k = min(self.count, n) if elements >= self.min_elements else 1
-        if k <= 1:
-            fn(0, n)
-            return
-        if self._pid != os.getpid() or self._workers < k - 1:
-            # (a forked child inherits the pool but not its threads)
-            if self._pool is not None:
-                self._pool.shutdown(wait=False)
-            self._pool, self._pid, self._workers = ThreadPoolExecutor(k - 1), os.getpid(), k - 1
-        bounds = [n * i // k for i in range(k + 1)]
-        futures = [self._pool.submit(fn, bounds[i], bounds[i + 1]) for i in range(1, k)]
-        fn(bounds[0], bounds[1])
-        for f in futures:
-            f.result()
-
-
-threads = _Threads()
-
-
 def pad_crop(a, widths: tuple, value=0):
     """``a`` (N, C, *spatial) with ``widths`` ((lo, hi) per spatial dim) added as ``value``; negative
     widths crop. Returns ``a`` itself when there is nothing to do."""
@@ -186,11 +146,7 @@ def pad_crop(a, widths: tuple, value=0):
     for j, (lo, hi) in enumerate(grow):  # the borders, one slab per side and dim, then the interior
         for part in (slice(0, lo), slice(out.shape[lead + j] - hi, None)):
             out[tuple(everything[:lead + j] + [part])] = value
-    inner = out[(Ellipsis,) + tuple(slice(lo, lo + n) for (lo, _), n in zip(grow, a.shape[lead:]))]
-
-    def copy(lo, hi):
-        inner[lo:hi] = a[lo:hi]
-    threads.split(copy, a.shape[0], a.size)
+    out[(Ellipsis,) + tuple(slice(lo, lo + n) for (lo, _), n in zip(grow, a.shape[lead:]))] = a
     return out
 
 
@@ -226,14 +182,9 @@ def kernel_offsets(kernel: tuple, stride: tuple, dilation: tuple, out: tuple):
 def col2im(cols, buf, kernel: tuple, stride: tuple, dilation: tuple, out: tuple):
     """Add window values ``cols`` (A, B, *kernel, *out) back into ``buf`` (A, B, *padded spatial):
     the adjoint of ``windows``. Loops over kernel offsets only; overlapping windows accumulate."""
-    offsets = list(kernel_offsets(kernel, stride, dilation, out))
-    axis = int(buf.shape[1] > buf.shape[0])  # chunks of the longer leading axis balance best
-
-    def add(lo, hi):
-        part = (slice(None),) * axis + (slice(lo, hi),)
-        for k, where in offsets:
-            buf[part + (slice(None),) * (1 - axis) + where] += cols[part + (slice(None),) * (1 - axis) + k]
-    threads.split(add, buf.shape[axis], cols.size)
+    lead = (slice(None), slice(None))
+    for k, where in kernel_offsets(kernel, stride, dilation, out):
+        buf[lead + where] += cols[lead + k]
     return buf
 
 
@@ -244,12 +195,7 @@ def im2col(xpad, kernel: tuple, stride: tuple, dilation: tuple, out: tuple):
     v = windows(xpad, kernel, stride, dilation, out)
     v = v.transpose((1,) + tuple(range(2, 2 + nd)) + (0,) + tuple(range(2 + nd, 2 + 2 * nd)))
     cols = workspace.empty(v.shape, xpad.dtype)
-
-    batch = (slice(None),) * (1 + nd)  # chunks of the batch axis balance best
-
-    def copy(lo, hi):
-        cols[batch + (slice(lo, hi),)] = v[batch + (slice(lo, hi),)]
-    threads.split(copy, xpad.shape[0], v.size)
+    cols[...] = v
     return cols.reshape(xpad.shape[1] * prod(kernel), xpad.shape[0] * prod(out))
 
 

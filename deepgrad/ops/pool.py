@@ -18,7 +18,7 @@ from ..backend import xp
 from ..autograd.function import Function
 from ..tensor import Tensor
 from .conv import (batched, check_non_negative, check_positive, col2im, crop, kernel_offsets, ntuple,
-                   pad_crop, threads, windows, workspace)
+                   pad_crop, windows, workspace)
 from .linalg import matmul
 from .shape import transpose
 
@@ -57,14 +57,11 @@ def _lowest(dtype):
 def _window_max(view, kernel: tuple):
     """The maximum of each window of ``view`` (N, C, *kernel, *out); NaN propagates."""
     offsets = _offsets(kernel)
+    lead = (slice(None), slice(None))
     best = workspace.empty(view.shape[:2] + view.shape[2 + len(kernel):], view.dtype)
-
-    def reduce(lo, hi):
-        part = (slice(lo, hi), slice(None))
-        best[part] = view[part + offsets[0]]
-        for k in offsets[1:]:
-            xp.maximum(best[part], view[part + k], out=best[part])
-    threads.split(reduce, best.shape[0], view.size)
+    best[...] = view[lead + offsets[0]]
+    for k in offsets[1:]:
+        xp.maximum(best, view[lead + k], out=best)
     return best
 
 
@@ -168,19 +165,16 @@ class MaxPoolNd(Function):
             o * s == n for o, s, n in zip(out, stride, padded[2:]))
         buf = workspace.empty(padded, g.dtype) if tiling else workspace.zeros(padded, g.dtype)
 
-        def scatter(lo, hi):
-            part = (slice(lo, hi), slice(None))
-            gs, view, best = g[lo:hi], self.view[lo:hi], self.best[lo:hi]
-            for i, hit in _first_hits(view, best, kernel, tables, spatial):
-                if tiling:
-                    xp.multiply(gs, hit, out=buf[part + wheres[i]])
-                else:
-                    buf[part + wheres[i]] += gs * hit
-            nan = _last_nan(view, best, kernel)
-            if nan is not None:
-                for i, where in enumerate(wheres):
-                    buf[part + where] += gs * (nan[0] & (nan[1] == i))
-        threads.split(scatter, g.shape[0], g.size * len(wheres))
+        lead = (slice(None), slice(None))
+        for i, hit in _first_hits(self.view, self.best, kernel, tables, spatial):
+            if tiling:
+                xp.multiply(g, hit, out=buf[lead + wheres[i]])
+            else:
+                buf[lead + wheres[i]] += g * hit
+        nan = _last_nan(self.view, self.best, kernel)
+        if nan is not None:
+            for i, where in enumerate(wheres):
+                buf[lead + where] += g * (nan[0] & (nan[1] == i))
         return crop(buf, pads), None, None, None, None, None
 
 

@@ -99,6 +99,11 @@ class _FusedLayer(Function):
     def _needs_dh0(self):
         return self.needs_input_grad[5]
 
+    def _recurrent_grad(self, d_pre, out):
+        """out <- (d_pre @ W_hh)^T, the gradient reaching h_{t-1} through the recurrent product, as
+        an (H, B) array: products with B columns split better over BLAS threads than with B rows."""
+        xp.matmul(self.w_hh.T, d_pre.T, out=out)
+
     def _weight_grads(self, d_x, d_h):
         """(dx, dW_ih, dW_hh, db_ih, db_hh) from the pre-activation gradients of all steps: ``d_x``
         (T, B, G*H) of the input projection and ``d_h`` of the recurrent product."""
@@ -140,14 +145,14 @@ class RNNLayer(_FusedLayer):
         out = self.y[1 - rev:steps + 1 - rev]
         fac = (out > 0).astype(out.dtype) if self.relu else 1 - out * out
         d = xp.empty_like(out)
-        dh_rec = xp.zeros_like(out[0])
+        dh_rec = xp.zeros_like(out[0].T)
         for k, (t, _, o) in enumerate(reversed(self._times())):
             dt = d[t]
-            xp.add(dy[o], dh_rec, out=dt)
+            xp.add(dy[o], dh_rec.T, out=dt)
             dt *= fac[t]
             if k < steps - 1 or self._needs_dh0():
-                xp.matmul(dt, self.w_hh, out=dh_rec)
-        return (*self._weight_grads(d, d), dh_rec if self._needs_dh0() else None, None, None, None)
+                self._recurrent_grad(dt, dh_rec)
+        return (*self._weight_grads(d, d), dh_rec.T if self._needs_dh0() else None, None, None, None)
 
 
 class LSTMLayer(_FusedLayer):
@@ -202,11 +207,11 @@ class LSTMLayer(_FusedLayer):
         dc = xp.array(dy[steps + 1])
         dh, tmp = xp.empty_like(dc), xp.empty_like(dc)
         dsig = xp.empty_like(gates[0])
-        dh_rec = xp.zeros_like(dc)
+        dh_rec = xp.zeros_like(dc.T)
         for k, (t, p, o) in enumerate(reversed(self._times())):
             a, tc, dt = gates[t], tanh_c[t], d[t]
             i, f, g, og = a[:, :hidden], a[:, hidden:h2], a[:, h2:h3], a[:, h3:]
-            xp.add(dy[o], dh_rec, out=dh)
+            xp.add(dy[o], dh_rec.T, out=dh)
             xp.multiply(tc, tc, out=tmp)  # dc += dh * o * (1 - tanh(c)^2)
             xp.subtract(1, tmp, out=tmp)
             tmp *= og
@@ -226,9 +231,9 @@ class LSTMLayer(_FusedLayer):
             dg *= dc
             dc *= f
             if k < steps - 1 or self._needs_dh0():
-                xp.matmul(dt, self.w_hh, out=dh_rec)
+                self._recurrent_grad(dt, dh_rec)
         need = self.needs_input_grad
-        return (*self._weight_grads(d, d), dh_rec if need[5] else None, dc if need[6] else None,
+        return (*self._weight_grads(d, d), dh_rec.T if need[5] else None, dc if need[6] else None,
                 None, None)
 
 
@@ -281,9 +286,11 @@ class GRULayer(_FusedLayer):
         d_h = xp.empty_like(gh)  # pre-activation gradients of the recurrent product (r, z, hn)
         d_n = xp.empty_like(n)  # and of the input projection's n block
         dh = xp.empty_like(y[0])
-        dh_rec = xp.zeros_like(dh)
+        dh_rec = xp.zeros_like(dh.T)  # through the recurrent product, (H, B)
+        dh_z = xp.zeros_like(dh)  # through h_t = ... + z * h_{t-1}
         for k, (t, p, o) in enumerate(reversed(self._times())):
-            xp.add(dy[o], dh_rec, out=dh)
+            xp.add(dy[o], dh_rec.T, out=dh)
+            dh += dh_z
             dn = d_n[t]
             xp.multiply(dh, dn_fac[t], out=dn)
             dt = d_h[t]
@@ -294,11 +301,11 @@ class GRULayer(_FusedLayer):
             dz *= dh
             dt[:, :h2] *= drz_fac[t]
             if k < steps - 1 or self._needs_dh0():
-                dh *= z[t]
-                xp.matmul(dt, self.w_hh, out=dh_rec)
-                dh_rec += dh
+                xp.multiply(dh, z[t], out=dh_z)
+                self._recurrent_grad(dt, dh_rec)
         d_x = xp.concatenate([d_h[..., :h2], d_n], axis=2)
-        return (*self._weight_grads(d_x, d_h), dh_rec if self._needs_dh0() else None, None, None)
+        dh0 = dh_rec.T + dh_z if self._needs_dh0() else None
+        return (*self._weight_grads(d_x, d_h), dh0, None, None)
 
 
 def _records(*tensors) -> bool:

@@ -18,9 +18,9 @@ Everything is drawn from a seeded ``deepgrad.Generator``: the same seed gives th
 Example::
 
     data = make_task("dates", train_size=20000, seed=0)
-    data.train[0]                      # ('Tuesday, August 9, 1994', '1994-08-09')
+    data.train[0]                      # ('15.02.2021', '2021-02-15')
     vocab = CharTokens.from_texts(src for src, _ in data.train)
-    vocab.encode("9/8/94")             # [1, ..., 2]: <start> 9 / 8 / 9 4 <end>
+    vocab.encode("9/8/94")             # [1, 19, 9, 18, 9, 19, 14, 2]: <start> 9 / 8 / 9 4 <end>
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import deepgrad as dg
-from deepgrad.tensor import Tensor
+from deepgrad import Tensor
 
 from .words import SPECIALS, WordVocab
 
@@ -77,8 +77,8 @@ class CharTokens(WordVocab):
     Example::
 
         vocab = CharTokens.from_texts(["2019-03-03"])
-        vocab.encode("2019")               # [1, 6, 4, 5, 13, 2]
-        vocab.decode([1, 6, 4, 5, 13, 2])  # '2019'
+        vocab.encode("2019")               # [1, 7, 5, 6, 9, 2]
+        vocab.decode([1, 7, 5, 6, 9, 2])   # '2019'
     """
 
     @classmethod
@@ -219,7 +219,7 @@ def make_task(name: str, train_size: int = 20000, val_size: int = 1000, test_siz
     Example::
 
         data = make_task("reverse", train_size=1000, seed=1)
-        data.test[0]                        # ('hcaj', 'jach')
+        data.test[0]                        # ('ihehbbagj', 'jgabbhehi')
     """
     if name not in TASKS:
         raise ValueError(f"make_task: unknown task {name!r}; choose one of {', '.join(TASKS)}")
