@@ -187,7 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_viz_cells(sub)
     _add_grad_flow(sub)
     from .train.captioning import add_parsers as add_captioning
+    from .train.seq2seq import add_parsers as add_seq2seq
     add_captioning(sub)
+    add_seq2seq(sub)
     return parser
 
 

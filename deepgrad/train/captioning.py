@@ -263,16 +263,6 @@ class CaptionTrainer:
             old.unlink(missing_ok=True)
         return path
 
-    def _restore_last_good(self) -> None:
-        last = self.out / "last.ckpt"
-        lr = self.optimizer.param_groups[0]["lr"]
-        if last.exists():
-            ckpt = dg.load(last)
-            self.model.load_state_dict(ckpt["model"])
-            self.optimizer.load_state_dict(ckpt["optimizer"])
-        for group in self.optimizer.param_groups:  # keep the lowered learning rate
-            group["lr"] = lr
-
     def validate(self) -> float:
         return validation_loss(self.model, self.val_data, self.val_pairs, self.vocab, self.config.batch)
 
@@ -314,7 +304,7 @@ class CaptionTrainer:
                 bar.write(f"step {self.step}: loss {loss.item():.4g}, gradient norm {float(norm):.4g}: "
                           f"step skipped, learning rate lowered to {lr:.3g}")
                 if verdict == "restore":
-                    self._restore_last_good()
+                    self.guard.restore(self.out / "last.ckpt", self.model, self.optimizer)
                     bar.write(f"step {self.step}: repeated failures, restored the last good checkpoint")
             self.step += 1
             done_here += 1

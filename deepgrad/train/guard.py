@@ -7,11 +7,12 @@ import math
 class DivergenceGuard:
     """Watches each step's loss (and gradient norm) and decides what to do with a bad step.
 
-    A step is bad when the loss or the gradient norm is not finite, or when the loss exceeds
-    ``explode_factor`` times its running average (after ``warmup`` good steps). For a bad step the
-    loop skips the update and multiplies the learning rate by ``lr_factor``; after ``max_failures``
-    bad steps in a row it restores the last good checkpoint. ``check`` returns 'ok', 'skip' or
-    'restore'.
+    A step is bad when the loss or the gradient norm is not finite, or when the loss exceeds both
+    ``explode_factor`` times its running average and that average plus ``margin`` (after ``warmup``
+    good steps; the margin keeps ordinary noise near a loss of zero from counting as an explosion).
+    For a bad step the loop skips the update and multiplies the learning rate by ``lr_factor``;
+    after ``max_failures`` bad steps in a row it restores the last good checkpoint (``restore``).
+    ``check`` returns 'ok', 'skip' or 'restore'.
 
     Example::
 
@@ -25,11 +26,11 @@ class DivergenceGuard:
     """
 
     def __init__(self, explode_factor: float = 4.0, lr_factor: float = 0.5, max_failures: int = 3,
-                 warmup: int = 20, ema: float = 0.98):
+                 warmup: int = 20, ema: float = 0.98, margin: float = 1.0):
         if not 0 < lr_factor < 1:
             raise ValueError(f"lr_factor must be in (0, 1), got {lr_factor}")
         self.explode_factor, self.lr_factor = explode_factor, lr_factor
-        self.max_failures, self.warmup, self.ema = max_failures, warmup, ema
+        self.max_failures, self.warmup, self.ema, self.margin = max_failures, warmup, ema, margin
         self.average = None
         self.good_steps = 0
         self.failures = 0
@@ -38,7 +39,7 @@ class DivergenceGuard:
     def check(self, loss: float, grad_norm: float | None = None) -> str:
         bad = not math.isfinite(loss) or (grad_norm is not None and not math.isfinite(grad_norm))
         if not bad and self.average is not None and self.good_steps >= self.warmup:
-            bad = loss > self.explode_factor * self.average
+            bad = loss > self.explode_factor * self.average and loss > self.average + self.margin
         if bad:
             self.failures += 1
             self.total_skipped += 1
@@ -56,6 +57,27 @@ class DivergenceGuard:
         for group in optimizer.param_groups:
             group["lr"] *= self.lr_factor
         return optimizer.param_groups[0]["lr"]
+
+    def restore(self, path, model, optimizer) -> bool:
+        """Reload weights, optimizer state and this guard's running statistics from the checkpoint
+        at ``path`` (a dict with 'model', 'optimizer' and 'guard'), keeping the lowered learning
+        rate and the count of skipped steps. Returns False when there is no checkpoint yet."""
+        from pathlib import Path
+
+        from ..io import load
+        lrs = [group["lr"] for group in optimizer.param_groups]
+        if not Path(path).exists():
+            return False
+        ckpt = load(path)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        for group, lr in zip(optimizer.param_groups, lrs):
+            group["lr"] = lr
+        if "guard" in ckpt:
+            skipped = self.total_skipped
+            self.load_state_dict(ckpt["guard"])
+            self.total_skipped = skipped
+        return True
 
     def state_dict(self) -> dict:
         return {"average": self.average, "good_steps": self.good_steps, "failures": self.failures,

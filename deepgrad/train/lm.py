@@ -191,17 +191,6 @@ class LMTrainer:
             old.unlink(missing_ok=True)
         return path
 
-    def _restore_last_good(self) -> None:
-        last = self.out / "last.ckpt"
-        lr = self.optimizer.param_groups[0]["lr"]
-        if last.exists():
-            ckpt = dg.load(last)
-            self.model.load_state_dict(ckpt["model"])
-            self.optimizer.load_state_dict(ckpt["optimizer"])
-        for group in self.optimizer.param_groups:  # keep the lowered learning rate
-            group["lr"] = lr
-        self.state = None
-
     # ------------------------------------------------------------------ the loop
     def fit(self, epochs: float | None = None, minutes: float | None = None, steps: int | None = None,
             progress: bool = True) -> dict:
@@ -241,7 +230,8 @@ class LMTrainer:
                 bar.write(f"step {self.step}: loss {loss.item():.4g}, gradient norm {float(norm):.4g}: "
                           f"step skipped, learning rate lowered to {lr:.3g}")
                 if verdict == "restore":
-                    self._restore_last_good()
+                    self.guard.restore(self.out / "last.ckpt", self.model, self.optimizer)
+                    self.state = None
                     bar.write(f"step {self.step}: repeated failures, restored the last good checkpoint")
             self.step += 1
             done_here += 1

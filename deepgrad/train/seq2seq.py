@@ -184,7 +184,7 @@ class Seq2SeqTrainer:
             min_lr=config.lr * 1e-3)
         # only non-finite losses and gradient norms count as divergence: a converged model's loss is
         # about 1e-3, where one wrong token in a batch is many times the running average
-        self.guard = DivergenceGuard(explode_factor=math.inf)
+        self.guard = DivergenceGuard()
         self.step = self.epoch = self.batch_index = 0
         self.best = (-1.0, -math.inf)           # (validation accuracy, -validation loss)
         self.last_val = {"accuracy": math.nan, "loss": math.nan}
@@ -243,24 +243,6 @@ class Seq2SeqTrainer:
             dg.save(payload, self.out / "best.ckpt")
         return improved
 
-    def _restore_last_good(self) -> None:
-        """Go back to the weights, optimizer state and guard statistics of ``last.ckpt``, keeping the
-        lowered learning rate and the count of skipped steps. The guard's running loss average must
-        be the one of the restored weights: an older checkpoint's loss is higher, and measured
-        against the average of the diverged run every step after the restore would look like an
-        explosion."""
-        last = self.out / "last.ckpt"
-        lr = self.optimizer.param_groups[0]["lr"]
-        if last.exists():
-            ckpt = dg.load(last)
-            self.model.load_state_dict(ckpt["model"])
-            self.optimizer.load_state_dict(ckpt["optimizer"])
-            skipped = self.guard.total_skipped
-            self.guard.load_state_dict(ckpt["guard"])
-            self.guard.total_skipped = skipped
-        for group in self.optimizer.param_groups:  # keep the lowered learning rate
-            group["lr"] = lr
-
     def evaluate(self, split: str = "val", beam: int = 1) -> dict:
         """``evaluate_pairs`` on the 'val' or 'test' split with the current weights."""
         if split not in ("train", "val", "test"):
@@ -310,7 +292,7 @@ class Seq2SeqTrainer:
                 bar.write(f"step {self.step}: loss {loss.item():.4g}, gradient norm {float(norm):.4g}: "
                           f"step skipped, learning rate lowered to {lr:.3g}")
                 if verdict == "restore":
-                    self._restore_last_good()
+                    self.guard.restore(self.out / "last.ckpt", self.model, self.optimizer)
                     bar.write(f"step {self.step}: repeated failures, restored the last good checkpoint")
             self.step += 1
             done_here += 1
