@@ -196,13 +196,20 @@ def log_softmax(x: Tensor, dim=None, dtype=None) -> Tensor:
 
 
 def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
-    """Pad the last dims: ``pad = (left, right, top, bottom, ...)`` starting from the last dim;
-    negative widths crop."""
-    if mode != "constant":
-        raise ValueError(f"pad: mode {mode!r} is not supported (deepgrad pads with a constant)")
+    """Pad the last dims: ``pad = (left, right, top, bottom, ...)`` starting from the last dim.
+    ``mode`` is 'constant' (with ``value``; negative widths crop), 'reflect', 'replicate' or
+    'circular', as in PyTorch."""
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise ValueError(f"pad: expected an even number of widths for at most {x.ndim} dims, got {pad}")
+    if mode in ("reflect", "replicate", "circular"):
+        from .conv import mode_pad
+        if min(pad, default=0) < 0:
+            raise ValueError(f"pad: {mode} padding needs non-negative widths, got {pad}")
+        return mode_pad(x, tuple((pad[2 * i], pad[2 * i + 1]) for i in reversed(range(len(pad) // 2))),
+                        mode, "pad")
+    if mode != "constant":
+        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
     widths = [(0, 0)] * x.ndim
     for i in range(len(pad) // 2):
         widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
