@@ -197,24 +197,31 @@ def _reset_peak_rss() -> None:
 
 
 def measure_memory(case: Case, lib: str, steps: int) -> dict:
-    """Peak memory of a steady-state step of one library, in MiB, measured in this process (a fresh
-    one, started by ``memory_in_subprocess``, whose malloc settings make RSS follow the live buffers).
+    """Memory of one library's training steps, in MiB, measured in this process (a fresh one, started
+    by ``memory_in_subprocess``, whose malloc settings make RSS follow the live buffers).
 
-    One warm-up step first absorbs one-time costs (optimizer state, thread pools, kernel caches).
-    ``rss``: how far the resident-set high-water mark rises over the next ``steps`` steps above the
-    RSS before them: activations, gradients and temporaries alive at once (steps drop their gradients
-    at the end, so the baseline holds none). Linux counts RSS per CPU, so figures are good to a few
-    hundred KiB. For deepgrad also ``traced``: tracemalloc's peak over one more step (numpy registers
-    its buffers with tracemalloc; torch's allocations are invisible to it, hence no torch figure).
+    ``peak``: how far the resident-set high-water mark rises, over the first step and ``steps`` more,
+    above the RSS once model and data are built: everything training adds (optimizer state, gradients,
+    activations, buffers a library caches between steps, and its one-time set-up such as thread pools).
+    ``step``: the same over the ``steps`` later steps only, above the RSS before them: what one
+    steady-state step holds at once (steps drop their gradients at the end, so its baseline holds
+    none). Linux counts RSS per CPU, so these are good to a few hundred KiB. For deepgrad also
+    ``traced``: tracemalloc's peak over one more step (numpy registers its buffers with tracemalloc;
+    torch's allocations are invisible to it, hence no torch figure).
     """
     step = case.build((lib,))[lib]
-    step()
     gc.collect()
     _reset_peak_rss()
-    base = _status_kib("VmRSS")
+    built = _status_kib("VmRSS")
+    step()
+    first_peak = _status_kib("VmHWM")
+    gc.collect()
+    _reset_peak_rss()
+    before = _status_kib("VmRSS")
     for _ in range(steps):
         step()
-    result = {"rss": (_status_kib("VmHWM") - base) / 1024}
+    later_peak = _status_kib("VmHWM")
+    result = {"peak": (max(first_peak, later_peak) - built) / 1024, "step": (later_peak - before) / 1024}
     if lib == "deepgrad":
         gc.collect()
         tracemalloc.start()
@@ -266,9 +273,9 @@ class Result:
 def _fmt_memory(figures) -> str:
     if isinstance(figures, str):
         return figures
-    text = f"{figures['rss']:.1f} MiB RSS"
+    text = f"peak {figures['peak']:.1f}, step {figures['step']:.1f}"
     if "traced" in figures:
-        text += f" (tracemalloc {figures['traced']:.1f} MiB)"
+        text += f", traced {figures['traced']:.1f}"
     return text
 
 
@@ -298,7 +305,7 @@ def run_case(module: str, case: Case, quick: bool, memory: bool) -> Result:
     if memory:
         for lib in LIBS:
             result.memory[lib] = memory_in_subprocess(module, case, lib, 2 if quick else 3)
-        print("   peak memory of training steps: "
+        print("   memory (MiB): "
               + "; ".join(f"{lib} {_fmt_memory(result.memory[lib])}" for lib in LIBS), flush=True)
     return result
 
@@ -311,21 +318,24 @@ def _mem_cell(result: Result, lib: str, key: str) -> str:
 
 
 def print_summary(results: list) -> None:
-    """The table of every case: median times, ratio, target, verdict and peak memory (MiB)."""
-    header = (f"{'workload':<22}{'deepgrad ms':>12}{'torch ms':>10}{'ratio':>7}{'target':>8}  {'result':<8}"
-              f"{'dg RSS':>8}{'dg traced':>10}{'torch RSS':>10}")
+    """The table of every case: median times, ratio, target, verdict and memory (MiB)."""
+    memory = (("deepgrad", "peak"), ("torch", "peak"), ("deepgrad", "step"), ("torch", "step"),
+              ("deepgrad", "traced"))
+    header = (f"{'workload':<21}{'deepgrad ms':>12}{'torch ms':>10}{'ratio':>7}{'target':>8}  {'result':<7}"
+              + "".join(f"{('dg ' if lib == 'deepgrad' else 'pt ') + key:>10}" for lib, key in memory))
     print("\n" + header)
     print("-" * len(header))
     for r in results:
         if r.timing is None:
-            print(f"{r.case.name:<22}  skipped: {r.skipped}")
+            print(f"{r.case.name:<21}  skipped: {r.skipped}")
             continue
         target = f"<={r.case.target:.2f}" if r.case.target is not None else "-"
-        print(f"{r.case.name:<22}{r.timing.median_ms('deepgrad'):>12.3f}{r.timing.median_ms('torch'):>10.3f}"
-              f"{r.ratio:>7.2f}{target:>8}  {r.verdict:<8}{_mem_cell(r, 'deepgrad', 'rss'):>8}"
-              f"{_mem_cell(r, 'deepgrad', 'traced'):>10}{_mem_cell(r, 'torch', 'rss'):>10}")
-    print("memory (MiB): how far a steady-state training step raises the peak RSS, in a fresh process per"
-          " library;\n  dg traced: deepgrad's tracemalloc peak over one step")
+        print(f"{r.case.name:<21}{r.timing.median_ms('deepgrad'):>12.3f}{r.timing.median_ms('torch'):>10.3f}"
+              f"{r.ratio:>7.2f}{target:>8}  {r.verdict:<7}"
+              + "".join(f"{_mem_cell(r, lib, key):>10}" for lib, key in memory))
+    print("memory, MiB (RSS in a fresh process per library): peak = highest RSS over the first steps above\n"
+          "the built model and data; step = the same for a steady-state step; traced = deepgrad's\n"
+          "tracemalloc peak over one steady-state step. dg = deepgrad, pt = PyTorch.")
 
 
 def parser(description: str) -> argparse.ArgumentParser:

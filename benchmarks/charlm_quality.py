@@ -7,7 +7,9 @@ validation), from the same initial weights, for the same number of minutes each;
 the whole validation split. deepgrad trains through its own ``LMTrainer`` (what ``deepgrad train-lm``
 runs); PyTorch through the equivalent hand-written loop.
 
-    python benchmarks/charlm_quality.py --minutes 10
+    python benchmarks/charlm_quality.py --minutes 10              # one library after the other
+    python benchmarks/charlm_quality.py --lib deepgrad --threads 1 &  # or both at once, one core
+    python benchmarks/charlm_quality.py --lib torch --threads 1       # each, on a shared machine
 
 Target: deepgrad's validation loss <= PyTorch's + 0.02 and <= 1.55 nats/char.
 """
@@ -20,13 +22,19 @@ import sys
 import tempfile
 import time
 
-THREADS = "2"
+
+def _threads() -> str:
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--threads", default="2")
+    return pre.parse_known_args()[0].threads
+
+
+THREADS = _threads()  # BLAS reads its thread count when numpy loads: set it before the imports
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, THREADS)
+    os.environ[_var] = THREADS
 
 import torch  # noqa: E402
 
-import deepgrad as dg  # noqa: E402
 from deepgrad.train.lm import LMConfig, LMTrainer, evaluate  # noqa: E402
 
 
@@ -81,24 +89,32 @@ def train_torch(model, batches, val_batches, config: LMConfig, minutes: float):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="training budget of each library")
+    parser.add_argument("--lib", choices=["both", "deepgrad", "torch"], default="both")
+    parser.add_argument("--threads", default="2", help="BLAS / PyTorch threads")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    torch.set_num_threads(int(THREADS))
     config = LMConfig(seed=args.seed, val_every=10 ** 9)
+    results = {}
     with tempfile.TemporaryDirectory() as tmp:
         trainer = LMTrainer(config, tmp)
         init = {k: _to_torch(v) for k, v in trainer.model.state_dict().items()}
+        print(f"tiny Shakespeare, vocabulary {len(trainer.vocab)}, {args.minutes:g} minutes per library, "
+              f"{THREADS} thread(s); validation loss of the initial weights "
+              f"{evaluate(trainer.model, trainer.val_batches):.4f}", flush=True)
+        if args.lib in ("both", "deepgrad"):
+            result = trainer.fit(minutes=args.minutes, progress=False)
+            results["deepgrad"] = result["val_loss"]
+            print(f"deepgrad: {result['steps']} steps, validation loss {result['val_loss']:.4f}", flush=True)
+    if args.lib in ("both", "torch"):
         tmodel = TorchCharLM(len(trainer.vocab), config.hidden, config.layers, config.embed_dim)
         tmodel.load_state_dict(init)
-        start_loss = evaluate(trainer.model, trainer.val_batches)
-        print(f"tiny Shakespeare, vocabulary {len(trainer.vocab)}, {args.minutes:g} minutes each, "
-              f"{os.environ['OMP_NUM_THREADS']} threads; validation loss at the start {start_loss:.4f}",
-              flush=True)
-        result = trainer.fit(minutes=args.minutes, progress=False)
-        dg_loss, dg_steps = result["val_loss"], result["steps"]
-        print(f"deepgrad: {dg_steps} steps, validation loss {dg_loss:.4f}", flush=True)
-    t_loss, t_steps = train_torch(tmodel, trainer.train_batches, trainer.val_batches, config, args.minutes)
-    print(f"pytorch : {t_steps} steps, validation loss {t_loss:.4f}")
+        loss, steps = train_torch(tmodel, trainer.train_batches, trainer.val_batches, config, args.minutes)
+        results["torch"] = loss
+        print(f"pytorch : {steps} steps, validation loss {loss:.4f}", flush=True)
+    if len(results) < 2:
+        return 0
+    dg_loss, t_loss = results["deepgrad"], results["torch"]
     ok = dg_loss <= t_loss + 0.02 and dg_loss <= 1.55
     print(f"deepgrad - pytorch = {dg_loss - t_loss:+.4f} nats/char (target <= +0.02); deepgrad "
           f"{dg_loss:.4f} (target <= 1.55): {'PASS' if ok else 'MISS'}")
