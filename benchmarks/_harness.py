@@ -96,8 +96,7 @@ def missing_feature(case: Case) -> str | None:
 
 def torch_copy(dg_model, torch_model):
     """Load deepgrad's weights into ``torch_model`` (same state_dict keys) and return it."""
-    state = {k: torch.from_numpy(v.numpy().copy()) for k, v in dg_model.state_dict().items()}
-    torch_model.load_state_dict(state, strict=True)
+    torch_model.load_state_dict({k: to_torch(v) for k, v in dg_model.state_dict().items()}, strict=True)
     return torch_model
 
 
@@ -247,12 +246,43 @@ def memory_in_subprocess(module: str, case: Case, lib: str, steps: int) -> dict 
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+# ---------------------------------------------------------------------------------------- machine load
+class OtherLoad:
+    """How many cores other processes kept busy, on average, between ``start()`` and ``stop()``.
+
+    Timings are only trustworthy on an otherwise idle machine: when other processes preempt the
+    BLAS/OpenMP threads, their spin-waits cost far more than the work and step times inflate many-fold,
+    unevenly between the libraries. The figure is the machine's busy CPU time (/proc/stat) minus this
+    process's own, over the wall time; None where /proc/stat does not exist.
+    """
+
+    def _sample(self):
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+        busy = sum(fields) - fields[3] - fields[4]  # all but idle and iowait
+        own = os.times()
+        return busy / os.sysconf("SC_CLK_TCK"), own.user + own.system, time.perf_counter()
+
+    def start(self) -> None:
+        self.begin = self._sample() if os.path.exists("/proc/stat") else None
+
+    def stop(self) -> float | None:
+        if self.begin is None:
+            return None
+        (busy0, own0, t0), (busy1, own1, t1) = self.begin, self._sample()
+        return max(0.0, (busy1 - busy0) - (own1 - own0)) / (t1 - t0)
+
+
+BUSY = 0.25  # cores used by other processes above which a timing is flagged
+
+
 # ---------------------------------------------------------------------------------------- running
 @dataclass
 class Result:
     case: Case
     skipped: str | None = None
     timing: Timing | None = None
+    other_load: float | None = None  # cores other processes used while this case was timed
     memory: dict = field(default_factory=dict)  # lib -> figures dict, or a reason string
 
     @property
@@ -287,8 +317,11 @@ def run_case(module: str, case: Case, quick: bool, memory: bool) -> Result:
         print(f"   skipped: {missing} not available yet")
         return Result(case, skipped=f"{missing} not available yet")
     n = max(5, case.steps // 5) if quick else case.steps
-    timing = time_alternating(case.build(tuple(LIBS)), n, 1 if quick else case.warmup)
-    result = Result(case, timing=timing)
+    steps = case.build(tuple(LIBS))
+    watch = OtherLoad()
+    watch.start()
+    timing = time_alternating(steps, n, 1 if quick else case.warmup)
+    result = Result(case, timing=timing, other_load=watch.stop())
     for lib in LIBS:
         lo, hi = timing.quartiles_ms(lib)
         per_op = ""
@@ -302,6 +335,9 @@ def run_case(module: str, case: Case, quick: bool, memory: bool) -> Result:
           + ("" if agreement < 1e-3 else "   <-- MISMATCH: the two libraries did not compute the same"))
     target = f"target <= {case.target:.2f}  {result.verdict}" if case.target is not None else "no target"
     print(f"   ratio deepgrad/torch {result.ratio:.2f}   {target}", flush=True)
+    if result.other_load is not None:
+        print(f"   other processes kept {result.other_load:.2f} cores busy while this was timed"
+              + ("   <-- BUSY: timings not trustworthy" if result.other_load > BUSY else ""))
     if memory:
         for lib in LIBS:
             result.memory[lib] = memory_in_subprocess(module, case, lib, 2 if quick else 3)
@@ -333,14 +369,15 @@ def print_summary(results: list) -> None:
         print(f"{r.case.name:<21}{r.timing.median_ms('deepgrad'):>12.3f}{r.timing.median_ms('torch'):>10.3f}"
               f"{r.ratio:>7.2f}{target:>8}  {r.verdict:<7}"
               + "".join(f"{_mem_cell(r, lib, key):>10}" for lib, key in memory))
-    print("memory, MiB (RSS in a fresh process per library): peak = highest RSS over the first steps above\n"
-          "the built model and data; step = the same for a steady-state step; traced = deepgrad's\n"
-          "tracemalloc peak over one steady-state step. dg = deepgrad, pt = PyTorch.")
+    if any(r.memory for r in results):
+        print("memory, MiB (RSS in a fresh process per library): peak = highest RSS over the first steps\n"
+              "above the built model and data; step = the same for a steady-state step; traced = deepgrad's\n"
+              "tracemalloc peak over one steady-state step. dg = deepgrad, pt = PyTorch.")
 
 
 def parser(description: str) -> argparse.ArgumentParser:
     """The command line shared by run_all.py and the per-workload scripts."""
-    p = argparse.ArgumentParser(description=description)
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="fewer steps: a smoke run")
     p.add_argument("--only", action="append", default=[], metavar="NAME",
                    help="run only this workload (mlp, cnn...) or case (cnn/lenet); repeatable")
@@ -359,7 +396,6 @@ def run_modules(modules: list, description: str) -> list:
     args = parser(description).parse_args()
     print(f"deepgrad {deepgrad.__version__} vs torch {torch.__version__} (CPU); torch threads "
           f"{torch.get_num_threads()}; BLAS/OpenMP pools: {blas_threads()}")
-    load_before = os.getloadavg()[0]
     results = []
     for name in modules:
         for case in importlib.import_module(name).CASES:
@@ -368,13 +404,10 @@ def run_modules(modules: list, description: str) -> list:
     if not results:
         raise SystemExit(f"--only {args.only}: no such workload or case among {modules}")
     print_summary(results)
-    load_after, cores = os.getloadavg()[0], os.cpu_count()
-    print(f"load average (1 min) {load_before:.1f} before, {load_after:.1f} after, on {cores} cores")
-    if load_before > cores:
-        # other processes preempt the BLAS/OpenMP threads, whose spin-waits then cost far more than the
-        # work: step times inflate many-fold and unevenly between the libraries
-        print("WARNING: the machine was busy before the run started; these timings and ratios are not "
-              "trustworthy: rerun on an idle machine")
+    busy = [r.case.name for r in results if r.other_load is not None and r.other_load > BUSY]
+    if busy:
+        print(f"WARNING: other processes kept more than {BUSY} cores busy while {', '.join(busy)} ran: "
+              f"those timings and ratios are not trustworthy; rerun on an idle machine")
     return results
 
 

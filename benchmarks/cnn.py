@@ -31,9 +31,9 @@ def _vgg(nn):
 
 CASES = [
     H.Case("cnn/lenet", "LeNet-5 training step, batch 64, 3x32x32, SGD momentum 0.9",
-           H.classifier_builder(_lenet, (64, 3, 32, 32)), steps=40, target=1.5, requires=REQUIRES),
+           H.classifier_builder(_lenet, (64, 3, 32, 32)), steps=60, target=1.5, requires=REQUIRES),
     H.Case("cnn/vgg", "VGG-style 4-conv training step, batch 32, 3x32x32, SGD momentum 0.9",
-           H.classifier_builder(_vgg, (32, 3, 32, 32)), steps=15, target=1.5, requires=REQUIRES),
+           H.classifier_builder(_vgg, (32, 3, 32, 32)), steps=30, target=1.5, requires=REQUIRES),
 ]
 
 if __name__ == "__main__":

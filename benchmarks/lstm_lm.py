@@ -55,7 +55,7 @@ def build(libs: tuple) -> dict:
 
 
 CASES = [H.Case("lstm_lm", "2-layer LSTM char-LM step, hidden 256, batch 32, seq 64, Adam, clip 5",
-                build, steps=15, target=1.0,
+                build, steps=30, target=1.0,
                 requires=("nn.Embedding", "nn.LSTM", "optim.Adam", "nn.utils.clip_grad_norm_"))]
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ def _mlp(nn):
 
 
 CASES = [H.Case("mlp", "784-256-256-10 MLP training step, batch 128, SGD momentum 0.9",
-                H.classifier_builder(_mlp, (128, 784)), steps=100, target=1.1, warmup=5,
+                H.classifier_builder(_mlp, (128, 784)), steps=200, target=1.1, warmup=5,
                 requires=("optim.SGD",))]
 
 if __name__ == "__main__":

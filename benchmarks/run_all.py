@@ -1,12 +1,12 @@
 """Run every benchmark: deepgrad against PyTorch CPU, side by side in one process, then a summary.
 
-    python benchmarks/run_all.py            # all workloads (a few minutes on 2 cores)
+    python benchmarks/run_all.py            # all workloads (about a minute on an idle 2-core machine)
     python benchmarks/run_all.py --quick    # fewer steps: a smoke run
     python benchmarks/run_all.py --only mlp --only cnn/vgg
 
 Each case prints both libraries' median step time, the ratio deepgrad/PyTorch against its target
-(PASS/MISS), both final losses (they must agree: same weights, data and hyper-parameters), and the peak
-memory of a training step. A case whose deepgrad layer does not exist yet is reported as skipped.
+(PASS/MISS), both final losses (they must agree: same weights, data and hyper-parameters), and the
+memory training takes. A case whose deepgrad layer does not exist yet is reported as skipped.
 See docs/benchmarks.md.
 """
 import _harness as H  # first: pins the thread pools before numpy loads
