@@ -58,6 +58,23 @@ class DivergenceGuard:
             group["lr"] *= self.lr_factor
         return optimizer.param_groups[0]["lr"]
 
+    def update(self, loss: float, optimizer, params, clip: float, model, checkpoint, log=print) -> str:
+        """One guarded optimizer update, after ``loss.backward()``: clip the gradients to global norm
+        ``clip`` (0 disables), check the step, then apply it, or skip it and lower the learning rate,
+        restoring ``checkpoint`` after repeated failures. Returns the verdict."""
+        from ..nn.utils import clip_grad_norm_
+        norm = float(clip_grad_norm_(params, clip if clip > 0 else math.inf))
+        verdict = self.check(loss, norm)
+        if verdict == "ok":
+            optimizer.step()
+            return verdict
+        lr = self.lower_lr(optimizer)
+        log(f"loss {loss:.4g}, gradient norm {norm:.4g}: step skipped, learning rate lowered to {lr:.3g}")
+        if verdict == "restore":
+            self.restore(checkpoint, model, optimizer)
+            log("repeated failures: restored the last good checkpoint")
+        return verdict
+
     def restore(self, path, model, optimizer) -> bool:
         """Reload weights, optimizer state and this guard's running statistics from the checkpoint
         at ``path`` (a dict with 'model', 'optimizer' and 'guard'), keeping the lowered learning

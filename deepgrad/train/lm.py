@@ -17,7 +17,6 @@ import deepgrad as dg
 import deepgrad.nn.functional as F
 from deepgrad import optim
 from deepgrad.models.charlm import CharLM
-from deepgrad.nn.utils import clip_grad_norm_
 from deepgrad.text import CharVocab, CorpusError, StreamBatches, read_corpus, split_train_val
 
 from .guard import DivergenceGuard
@@ -219,20 +218,11 @@ class LMTrainer:
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
             self.optimizer.zero_grad()
             loss.backward()
-            norm = clip_grad_norm_(params, cfg.clip if cfg.clip > 0 else math.inf)
-            verdict = self.guard.check(loss.item(), float(norm))
-            if verdict == "ok":
-                self.optimizer.step()
-                self.state = detach_state(new_state)
-            else:
-                lr = self.guard.lower_lr(self.optimizer)
-                self.state = None
-                bar.write(f"step {self.step}: loss {loss.item():.4g}, gradient norm {float(norm):.4g}: "
-                          f"step skipped, learning rate lowered to {lr:.3g}")
-                if verdict == "restore":
-                    self.guard.restore(self.out / "last.ckpt", self.model, self.optimizer)
-                    self.state = None
-                    bar.write(f"step {self.step}: repeated failures, restored the last good checkpoint")
+            verdict = self.guard.update(loss.item(), self.optimizer, params, cfg.clip, self.model,
+                                        self.out / "last.ckpt",
+                                        lambda msg: bar.write(f"step {self.step}: {msg}"))
+            # after a bad step the carried state may hold NaN: start the streams afresh
+            self.state = detach_state(new_state) if verdict == "ok" else None
             self.step += 1
             done_here += 1
             self.batch_index += 1

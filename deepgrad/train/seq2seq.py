@@ -22,7 +22,6 @@ import deepgrad as dg
 from deepgrad import optim
 from deepgrad.models.seq2seq import (
     ATTENTIONS, CELLS, Seq2Seq, decode_batch, sequence_loss, translate)
-from deepgrad.nn.utils import clip_grad_norm_
 from deepgrad.text.tasks import TASKS, CharTokens, make_task
 
 from .guard import DivergenceGuard
@@ -283,17 +282,8 @@ class Seq2SeqTrainer:
             loss = sequence_loss(self.model(src, tgt)[0], tgt)
             self.optimizer.zero_grad()
             loss.backward()
-            norm = clip_grad_norm_(self.params, cfg.clip if cfg.clip > 0 else math.inf)
-            verdict = self.guard.check(loss.item(), float(norm))
-            if verdict == "ok":
-                self.optimizer.step()
-            else:
-                lr = self.guard.lower_lr(self.optimizer)
-                bar.write(f"step {self.step}: loss {loss.item():.4g}, gradient norm {float(norm):.4g}: "
-                          f"step skipped, learning rate lowered to {lr:.3g}")
-                if verdict == "restore":
-                    self.guard.restore(self.out / "last.ckpt", self.model, self.optimizer)
-                    bar.write(f"step {self.step}: repeated failures, restored the last good checkpoint")
+            self.guard.update(loss.item(), self.optimizer, self.params, cfg.clip, self.model,
+                              self.out / "last.ckpt", lambda msg: bar.write(f"step {self.step}: {msg}"))
             self.step += 1
             done_here += 1
             self.batch_index += 1
