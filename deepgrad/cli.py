@@ -187,9 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_viz_cells(sub)
     _add_grad_flow(sub)
     from .train.captioning import add_parsers as add_captioning
+    from .train.images import add_parsers as add_images
     from .train.seq2seq import add_parsers as add_seq2seq
+    from .viz.input_grads_cli import add_parsers as add_input_grads
+    add_images(sub)
     add_captioning(sub)
     add_seq2seq(sub)
+    add_input_grads(sub)
     return parser
 
 
