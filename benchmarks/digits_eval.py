@@ -18,6 +18,7 @@ dropout masks differ (each library draws its own). Targets: LeNet >= 98.5%, MLP 
 
 Run: ``python benchmarks/digits_eval.py [--threads 2] [--seed 0]``.
 """
+
 import _harness as H  # first: pins the thread pools before numpy loads
 
 import time
@@ -50,7 +51,7 @@ class EpochOrders:
     def __iter__(self):
         order = self.orders[self.epoch]
         self.epoch += 1
-        return iter([order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)])
+        return iter([order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)])
 
     def __len__(self) -> int:
         return -(-len(self.orders[0]) // self.batch_size)
@@ -68,14 +69,26 @@ def torch_twin(name: str, dropout: float) -> torch.nn.Module:
     state-dict keys."""
     tnn = torch.nn
     if name == "mlp":
-        return tnn.Sequential(OrderedDict(flatten=tnn.Flatten(), mlp=tnn.Sequential(
-            tnn.Linear(64, 256), tnn.ReLU(), tnn.Linear(256, 128), tnn.ReLU(), tnn.Linear(128, 10))))
+        return tnn.Sequential(
+            OrderedDict(
+                flatten=tnn.Flatten(),
+                mlp=tnn.Sequential(
+                    tnn.Linear(64, 256), tnn.ReLU(), tnn.Linear(256, 128), tnn.ReLU(), tnn.Linear(128, 10)
+                ),
+            )
+        )
     return tnn.Sequential(
-        tnn.Conv2d(1, 32, 3, padding=1), tnn.ReLU(),
-        tnn.Conv2d(32, 64, 3, padding=1), tnn.ReLU(),
-        tnn.MaxPool2d(2), tnn.Flatten(),
-        tnn.Linear(64 * 4 * 4, 128), tnn.ReLU(), tnn.Dropout(dropout),
-        tnn.Linear(128, 10))
+        tnn.Conv2d(1, 32, 3, padding=1),
+        tnn.ReLU(),
+        tnn.Conv2d(32, 64, 3, padding=1),
+        tnn.ReLU(),
+        tnn.MaxPool2d(2),
+        tnn.Flatten(),
+        tnn.Linear(64 * 4 * 4, 128),
+        tnn.ReLU(),
+        tnn.Dropout(dropout),
+        tnn.Linear(128, 10),
+    )
 
 
 def epoch_orders(n: int, epochs: int, seed: int) -> list:
@@ -91,10 +104,18 @@ def train_deepgrad(name: str, data, seed: int, epochs: int) -> tuple:
     model = build_model(name, "digits", s["dropout"])
     initial = {k: v.clone() for k, v in model.state_dict().items()}
     opt = optim.SGD(model.parameters(), lr=s["lr"], momentum=MOMENTUM)
-    trainer = Trainer(model, opt, F.cross_entropy, scheduler=optim.lr_scheduler.CosineAnnealingLR(opt, epochs),
-                      progress=False, verbose=False)
-    loader = DataLoader(TensorDataset(x_train, y_train),
-                        batch_sampler=EpochOrders(epoch_orders(len(y_train), epochs, seed), BATCH))
+    trainer = Trainer(
+        model,
+        opt,
+        F.cross_entropy,
+        scheduler=optim.lr_scheduler.CosineAnnealingLR(opt, epochs),
+        progress=False,
+        verbose=False,
+    )
+    loader = DataLoader(
+        TensorDataset(x_train, y_train),
+        batch_sampler=EpochOrders(epoch_orders(len(y_train), epochs, seed), BATCH),
+    )
     start = time.perf_counter()
     history = trainer.fit(loader, epochs=epochs)
     acc = trainer.evaluate([(x_test, y_test)])["accuracy"]
@@ -117,7 +138,7 @@ def train_torch(name: str, data, initial: dict, seed: int, epochs: int) -> tuple
         model.train()
         total, count = 0.0, 0
         for i in range(0, len(order), BATCH):
-            idx = torch.tensor(order[i:i + BATCH])
+            idx = torch.tensor(order[i : i + BATCH])
             loss = torch.nn.functional.cross_entropy(model(x_train[idx]), y_train[idx])
             opt.zero_grad()
             loss.backward()
@@ -141,9 +162,14 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     data = load_data()
-    print(f"digits: {len(data[1])} train / {len(data[3])} test images (stratified 80/20, split seed 0), run seed {args.seed}; "
-          f"threads: {H.blas_threads()}; torch threads {torch.get_num_threads()}")
-    print(f"{'model':<6}{'library':<10}{'test acc':>9}{'target':>8}{'wall s':>8}{'epoch-1 loss':>14}  verdict")
+    print(
+        f"digits: {len(data[1])} train / {len(data[3])} test images (stratified 80/20, split seed 0), "
+        f"run seed {args.seed}; "
+        f"threads: {H.blas_threads()}; torch threads {torch.get_num_threads()}"
+    )
+    print(
+        f"{'model':<6}{'library':<10}{'test acc':>9}{'target':>8}{'wall s':>8}{'epoch-1 loss':>14}  verdict"
+    )
     ok = True
     for name, s in SETTINGS.items():
         model, initial, acc, secs, loss1 = train_deepgrad(name, data, args.seed, s["epochs"])
@@ -151,8 +177,10 @@ def main() -> int:
         for lib, a, sec, l1 in (("deepgrad", acc, secs, loss1), ("torch", t_acc, t_secs, t_loss1)):
             met = a >= s["target"] and sec < TIME_LIMIT_S
             ok &= met or lib == "torch"
-            print(f"{name:<6}{lib:<10}{a:>9.4f}{s['target']:>8.3f}{sec:>8.1f}{l1:>14.5f}  "
-                  f"{'meets' if met else 'MISSES'} the target")
+            print(
+                f"{name:<6}{lib:<10}{a:>9.4f}{s['target']:>8.3f}{sec:>8.1f}{l1:>14.5f}  "
+                f"{'meets' if met else 'MISSES'} the target"
+            )
         print(f"{'':<6}deepgrad / torch wall time: {secs / t_secs:.2f}")
         again = train_deepgrad(name, data, args.seed, s["epochs"])[0]
         identical = same_weights(model, again)

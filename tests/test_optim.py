@@ -92,8 +92,7 @@ def test_trajectory_matches_torch_float64(name, kwargs):
 
 @pytest.mark.parametrize("name,kwargs", CONFIGS)
 def test_trajectory_float32_keeps_dtype(name, kwargs):
-    for dp, tp, dopt, _ in _trajectories(name, kwargs, np.float32):
-        pass
+    *_, (dp, tp, dopt, _) = _trajectories(name, kwargs, np.float32)
     for k in dp:
         assert dp[k].dtype == dg.float32
         np.testing.assert_allclose(dp[k].detach().numpy(), tp[k].detach().numpy(), rtol=1e-3, atol=1e-4)
@@ -103,8 +102,7 @@ def test_trajectory_float32_keeps_dtype(name, kwargs):
 
 
 def test_step_counter_and_state_keys_match_torch():
-    for _, _, dopt, topt in _trajectories("Adam", dict(lr=0.01, amsgrad=True), np.float64, steps=3):
-        pass
+    *_, (_, _, dopt, topt) = _trajectories("Adam", dict(lr=0.01, amsgrad=True), np.float64, steps=3)
     dsd, tsd = dopt.state_dict(), topt.state_dict()
     assert list(dsd["state"]) == list(tsd["state"]) == [0, 1, 2, 3]
     for i in dsd["state"]:

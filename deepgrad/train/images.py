@@ -14,6 +14,7 @@ Model choices (``--model``), for every dataset (see docs/training.md):
 - ``resnet``: the CIFAR ResNet-20 (3 stages of 3 BasicBlocks, 16/32/64 channels, option A
   shortcuts) on 32x32 images (resized when needed), with the dataset's channel count.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -104,12 +105,15 @@ def image_transform(dataset: str, model: str, mean, std, augment: bool) -> T.Com
     return T.Compose(steps)
 
 
-def _base_dataset(dataset: str, root: str | None, train: bool, size: int, transform, download: bool) -> Dataset:
+def _base_dataset(
+    dataset: str, root: str | None, train: bool, size: int, transform, download: bool
+) -> Dataset:
     if dataset == "digits":
         return vdatasets.Digits(train=train, transform=transform, image_size=size)
     if root is None:
-        raise ValueError(f"--root is needed for {dataset}: the folder holding its files "
-                         f"(or where --download puts them)")
+        raise ValueError(
+            f"--root is needed for {dataset}: the folder holding its files (or where --download puts them)"
+        )
     cls = {"mnist": vdatasets.MNIST, "fashion-mnist": vdatasets.FashionMNIST, "cifar10": vdatasets.CIFAR10}
     return cls[dataset](root, train=train, transform=transform, download=download)
 
@@ -136,8 +140,9 @@ def load_splits(config: "ImageConfig") -> tuple[Dataset, Dataset, Dataset]:
     n = len(train_full)
     n_val = int(round(config.val_fraction * n))
     if not 0 < n_val < n:
-        raise ValueError(f"val_fraction {config.val_fraction} leaves no validation or no training samples "
-                         f"out of {n}")
+        raise ValueError(
+            f"val_fraction {config.val_fraction} leaves no validation or no training samples out of {n}"
+        )
     order = dg.randperm(n, generator=dg.Generator().manual_seed(config.seed)).tolist()
     return Subset(train_full, order[n_val:]), Subset(val_full, order[:n_val]), test
 
@@ -149,11 +154,17 @@ def digits_cnn(dropout: float = 0.25, classes: int = 10) -> nn.Sequential:
     valid convolutions and two poolings would shrink 8x8 to nothing; this keeps LeNet's
     conv-conv-pool-FC-FC shape at the scale of the input."""
     return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
-        nn.MaxPool2d(2), nn.Flatten(),
-        nn.Linear(64 * 4 * 4, 128), nn.ReLU(), nn.Dropout(dropout),
-        nn.Linear(128, classes))
+        nn.Conv2d(1, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64 * 4 * 4, 128),
+        nn.ReLU(),
+        nn.Dropout(dropout),
+        nn.Linear(128, classes),
+    )
 
 
 def model_uses_dropout(model: str, dataset: str) -> bool:
@@ -168,17 +179,23 @@ def build_model(model: str, dataset: str, dropout: float = 0.0) -> nn.Module:
     channels, size = input_geometry(model, dataset)
     classes = DATASETS[dataset].classes
     if dropout and not model_uses_dropout(model, dataset):
-        raise ValueError(f"--dropout: the {model} model for {dataset} has no dropout layer (dropout is used by "
-                         f"mlp, and by lenet on digits)")
+        raise ValueError(
+            f"--dropout: the {model} model for {dataset} has no dropout layer (dropout is used by "
+            f"mlp, and by lenet on digits)"
+        )
     if model == "mlp":
-        return nn.Sequential(OrderedDict(flatten=nn.Flatten(), mlp=MLP([channels * size * size, 256, 128, classes],
-                                                                        dropout=dropout)))
+        return nn.Sequential(
+            OrderedDict(
+                flatten=nn.Flatten(), mlp=MLP([channels * size * size, 256, 128, classes], dropout=dropout)
+            )
+        )
     if model == "lenet":
         return digits_cnn(dropout, classes) if dataset == "digits" else LeNet(classes, channels, size)
     if model == "vgg":
         return VGG(11, num_classes=classes, batch_norm=True, input_size=32)
-    return ResNet(BasicBlock, (3, 3, 3), classes, widths=(16, 32, 64), stem="cifar", shortcut="A",
-                  in_channels=channels)
+    return ResNet(
+        BasicBlock, (3, 3, 3), classes, widths=(16, 32, 64), stem="cifar", shortcut="A", in_channels=channels
+    )
 
 
 def first_layer_weight(model: nn.Module) -> dg.Tensor:
@@ -256,8 +273,11 @@ def make_loaders(config: ImageConfig, splits) -> tuple[DataLoader, DataLoader, D
     sequential validation and test batches."""
     train, val, test = splits
     gen = dg.Generator().manual_seed(config.seed)
-    return (DataLoader(train, batch_size=config.batch_size, shuffle=True, generator=gen),
-            DataLoader(val, batch_size=256), DataLoader(test, batch_size=256))
+    return (
+        DataLoader(train, batch_size=config.batch_size, shuffle=True, generator=gen),
+        DataLoader(val, batch_size=256),
+        DataLoader(test, batch_size=256),
+    )
 
 
 # ---------------------------------------------------------------------------- train, evaluate
@@ -281,9 +301,17 @@ def train_images(config: ImageConfig, out: str | Path, progress: bool = True, ve
     callbacks = [checkpoint, CSVLogger(out / "history.csv")]
     if config.patience > 0:
         callbacks.append(EarlyStopping("val_accuracy", mode="max", patience=config.patience))
-    trainer = Trainer(model, optimizer, F.cross_entropy, scheduler=make_scheduler(config, optimizer),
-                      callbacks=callbacks, clip_grad_norm=config.clip, progress=progress, verbose=verbose,
-                      config={"format": FORMAT, **asdict(config)})
+    trainer = Trainer(
+        model,
+        optimizer,
+        F.cross_entropy,
+        scheduler=make_scheduler(config, optimizer),
+        callbacks=callbacks,
+        clip_grad_norm=config.clip,
+        progress=progress,
+        verbose=verbose,
+        config={"format": FORMAT, **asdict(config)},
+    )
     recorder = _layer_stats_recorder(model, len(train_loader))
     start = time.perf_counter()
     try:
@@ -321,8 +349,10 @@ def _write_plots(out: Path, model: nn.Module, history, confusion: dg.Tensor, rec
     weight = first_layer_weight(model)
     if weight.ndim == 2 and math.isqrt(weight.shape[1]) ** 2 != weight.shape[1]:
         weight = None  # a fully connected layer on colour images: rows are not square grey images
-    paths = {"history.png": lambda p: monitor.plot_history(history, p),
-             "confusion.png": lambda p: monitor.plot_confusion(confusion, p)}
+    paths = {
+        "history.png": lambda p: monitor.plot_history(history, p),
+        "confusion.png": lambda p: monitor.plot_confusion(confusion, p),
+    }
     if weight is not None:
         paths["filters.png"] = lambda p: monitor.plot_filters(weight[:64], p)  # an 8x8 grid at most
     if recorder is not None and recorder.steps:
@@ -344,9 +374,12 @@ def evaluate_classifier(model: nn.Module, loader) -> dict:
         targets.append(y)
     model.train(was_training)
     output, target = dg.cat(outputs), dg.cat(targets)
-    return {"accuracy": metrics.accuracy(output, target), "zero_one_error": metrics.zero_one_error(output, target),
-            "confusion": metrics.confusion_matrix(output, target, num_classes=output.shape[1]),
-            "samples": target.shape[0]}
+    return {
+        "accuracy": metrics.accuracy(output, target),
+        "zero_one_error": metrics.zero_one_error(output, target),
+        "confusion": metrics.confusion_matrix(output, target, num_classes=output.shape[1]),
+        "samples": target.shape[0],
+    }
 
 
 def load_classifier(path: str | Path) -> tuple[nn.Module, ImageConfig, dict]:
@@ -396,8 +429,15 @@ class Trial:
     results: dict
 
 
-def tune(objective: Callable[[dict], dict], space: dict[str, Range], n_trials: int, key: str = "val_accuracy",
-         direction: str = "max", seed: int = 0, sampler: str = "auto") -> tuple[list[Trial], str]:
+def tune(
+    objective: Callable[[dict], dict],
+    space: dict[str, Range],
+    n_trials: int,
+    key: str = "val_accuracy",
+    direction: str = "max",
+    seed: int = 0,
+    sampler: str = "auto",
+) -> tuple[list[Trial], str]:
     """Search ``space`` with ``n_trials`` calls of ``objective(params) -> results dict``, judged by
     ``results[key]``. ``sampler``: 'tpe' (Optuna's TPE sampler, seeded), 'random' (independent
     uniform / log-uniform draws from ``Generator().manual_seed(seed)``) or 'auto' (TPE when
@@ -413,14 +453,20 @@ def tune(objective: Callable[[dict], dict], space: dict[str, Range], n_trials: i
     if sampler == "auto":
         try:
             import optuna  # noqa: F401
+
             sampler = "tpe"
         except ImportError:
             sampler = "random"
     run = _optuna_search if sampler == "tpe" else _random_search
     trials = run(objective, space, n_trials, key, direction, seed)
     sign = -1 if direction == "max" else 1
-    trials.sort(key=lambda t: (not math.isfinite(t.results[key]), sign * t.results[key]
-                               if math.isfinite(t.results[key]) else 0.0, t.number))
+    trials.sort(
+        key=lambda t: (
+            not math.isfinite(t.results[key]),
+            sign * t.results[key] if math.isfinite(t.results[key]) else 0.0,
+            t.number,
+        )
+    )
     return trials, sampler
 
 
@@ -436,9 +482,12 @@ def _random_search(objective, space, n_trials, key, direction, seed) -> list[Tri
 
 def _optuna_search(objective, space, n_trials, key, direction, seed) -> list[Trial]:
     import optuna
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize" if direction == "max" else "minimize",
-                                sampler=optuna.samplers.TPESampler(seed=seed))
+    study = optuna.create_study(
+        direction="maximize" if direction == "max" else "minimize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+    )
     trials = []
 
     def wrapped(trial) -> float:
@@ -457,8 +506,10 @@ def format_trials(trials: list[Trial]) -> str:
         return "(no trials)"
     names = list(trials[0].params) + list(trials[0].results)
     header = ["rank", "trial"] + names
-    rows = [[str(i + 1), str(t.number)] + [_cell({**t.params, **t.results}[n]) for n in names]
-            for i, t in enumerate(trials)]
+    rows = [
+        [str(i + 1), str(t.number)] + [_cell({**t.params, **t.results}[n]) for n in names]
+        for i, t in enumerate(trials)
+    ]
     widths = [max(len(r[c]) for r in rows + [header]) for c in range(len(header))]
     return "\n".join("  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in [header] + rows)
 
@@ -469,8 +520,9 @@ def _cell(v) -> str:
     return str(v)
 
 
-def tune_images(config: ImageConfig, n_trials: int, space: dict[str, Range], sampler: str = "auto",
-                verbose: bool = True) -> tuple[list[Trial], str]:
+def tune_images(
+    config: ImageConfig, n_trials: int, space: dict[str, Range], sampler: str = "auto", verbose: bool = True
+) -> tuple[list[Trial], str]:
     """Random (or TPE) search over ``space`` (names among lr, weight_decay, dropout): each trial
     trains ``config`` with those values for ``config.epochs`` epochs and is judged by its last
     epoch's validation accuracy. The data splits and the initial weights' seed are the same for
@@ -487,12 +539,21 @@ def tune_images(config: ImageConfig, n_trials: int, space: dict[str, Range], sam
         dg.manual_seed(trial_config.seed)
         model = build_model(trial_config.model, trial_config.dataset, trial_config.dropout)
         opt = make_optimizer(trial_config, model.parameters())
-        trainer = Trainer(model, opt, F.cross_entropy, scheduler=make_scheduler(trial_config, opt),
-                          progress=False, verbose=False)
+        trainer = Trainer(
+            model,
+            opt,
+            F.cross_entropy,
+            scheduler=make_scheduler(trial_config, opt),
+            progress=False,
+            verbose=False,
+        )
         start = time.perf_counter()
         history = trainer.fit(train_loader, val_loader, trial_config.epochs)
-        results = {"val_accuracy": history["val_accuracy"][-1], "val_loss": history["val_loss"][-1],
-                   "seconds": time.perf_counter() - start}
+        results = {
+            "val_accuracy": history["val_accuracy"][-1],
+            "val_loss": history["val_loss"][-1],
+            "seconds": time.perf_counter() - start,
+        }
         if verbose:
             print(", ".join(f"{k} {_cell(v)}" for k, v in {**params, **results}.items()), flush=True)
         return results
@@ -519,42 +580,67 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--dropout", type=float, default=0.0, help="used by mlp, and by lenet on digits")
-    p.add_argument("--augment", action="store_true", help="random shifts (and flips where they keep the label)")
+    p.add_argument(
+        "--augment", action="store_true", help="random shifts (and flips where they keep the label)"
+    )
     p.add_argument("--val-fraction", type=float, default=0.1, help="share of the training set held out")
     p.add_argument("--seed", type=int, default=0)
 
 
 def _config_from_args(args) -> ImageConfig:
-    return ImageConfig(dataset=args.dataset, model=args.model, root=args.root, download=args.download,
-                       epochs=getattr(args, "epochs", 10), batch_size=args.batch_size, optimizer=args.optimizer,
-                       lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay, dropout=args.dropout,
-                       augment=args.augment, scheduler=getattr(args, "scheduler", "none"),
-                       patience=getattr(args, "patience", 0), clip=getattr(args, "clip", None),
-                       val_fraction=args.val_fraction, seed=args.seed)
+    return ImageConfig(
+        dataset=args.dataset,
+        model=args.model,
+        root=args.root,
+        download=args.download,
+        epochs=getattr(args, "epochs", 10),
+        batch_size=args.batch_size,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+        dropout=args.dropout,
+        augment=args.augment,
+        scheduler=getattr(args, "scheduler", "none"),
+        patience=getattr(args, "patience", 0),
+        clip=getattr(args, "clip", None),
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+    )
 
 
 def add_parsers(sub) -> None:
     """Register ``train-images``, ``eval``, ``lr-find`` and ``tune`` on an argparse subparsers
     object (``parser.add_subparsers()``); each sets ``func`` to a function of the parsed args
     returning an exit code."""
-    p = sub.add_parser("train-images", help="train an image classifier (digits, MNIST, CIFAR-10...)",
-                       description="Train an image classifier with validation, checkpoints (best.ckpt, "
-                                   "last.ckpt), a history CSV and monitoring plots in --out; prints one "
-                                   "line per epoch and the test accuracy of the best checkpoint.")
+    p = sub.add_parser(
+        "train-images",
+        help="train an image classifier (digits, MNIST, CIFAR-10...)",
+        description="Train an image classifier with validation, checkpoints (best.ckpt, "
+        "last.ckpt), a history CSV and monitoring plots in --out; prints one "
+        "line per epoch and the test accuracy of the best checkpoint.",
+    )
     _add_data_args(p)
     p.add_argument("--epochs", type=_positive_int, default=10)
-    p.add_argument("--scheduler", default="plateau", choices=["none", "plateau", "cosine"],
-                   help="plateau: halve the rate after 2 epochs without a lower validation loss")
+    p.add_argument(
+        "--scheduler",
+        default="plateau",
+        choices=["none", "plateau", "cosine"],
+        help="plateau: halve the rate after 2 epochs without a lower validation loss",
+    )
     p.add_argument("--patience", type=int, default=0, help="early stopping patience in epochs (0: off)")
     p.add_argument("--clip", type=float, default=None, help="clip the gradient norm to this value")
     p.add_argument("--out", default="runs/images", help="run directory")
     p.add_argument("--no-progress", action="store_true", help="no per-step progress bar")
     p.set_defaults(func=_cmd_train_images)
 
-    p = sub.add_parser("eval", help="evaluate an image-classifier checkpoint",
-                       description="Accuracy, zero-one error and confusion matrix of a train-images "
-                                   "checkpoint on a dataset's test split (by default the one it was "
-                                   "trained on).")
+    p = sub.add_parser(
+        "eval",
+        help="evaluate an image-classifier checkpoint",
+        description="Accuracy, zero-one error and confusion matrix of a train-images "
+        "checkpoint on a dataset's test split (by default the one it was "
+        "trained on).",
+    )
     p.add_argument("checkpoint")
     p.add_argument("--dataset", default=None, choices=list(DATASETS), help="default: the checkpoint's")
     p.add_argument("--root", default=None, help="default: the checkpoint's")
@@ -562,23 +648,31 @@ def add_parsers(sub) -> None:
     p.add_argument("--plot", default=None, help="also write the confusion matrix as a PNG here")
     p.set_defaults(func=_cmd_eval)
 
-    p = sub.add_parser("lr-find", help="learning-rate range test",
-                       description="Train one pass with an exponentially growing learning rate and report "
-                                   "the loss against the rate; the suggestion is the steepest descent "
-                                   "point of the smoothed curve (or the minimum's rate / 10). The model "
-                                   "is restored afterwards.")
+    p = sub.add_parser(
+        "lr-find",
+        help="learning-rate range test",
+        description="Train one pass with an exponentially growing learning rate and report "
+        "the loss against the rate; the suggestion is the steepest descent "
+        "point of the smoothed curve (or the minimum's rate / 10). The model "
+        "is restored afterwards.",
+    )
     _add_data_args(p)
     p.add_argument("--start-lr", type=float, default=1e-6)
     p.add_argument("--end-lr", type=float, default=10.0)
-    p.add_argument("--steps", type=_positive_int, default=None, help="default: one pass over the training set")
+    p.add_argument(
+        "--steps", type=_positive_int, default=None, help="default: one pass over the training set"
+    )
     p.add_argument("--out", default="lr_find.png", help="plot of loss against learning rate")
     p.set_defaults(func=_cmd_lr_find)
 
-    p = sub.add_parser("tune", help="random search over learning rate, weight decay and dropout",
-                       description="Each trial trains --epochs epochs with a learning rate (log-uniform), "
-                                   "weight decay (log-uniform) and dropout (uniform) drawn from the "
-                                   "ranges; prints the trials sorted by validation accuracy. Uses "
-                                   "Optuna's TPE sampler when Optuna is installed.")
+    p = sub.add_parser(
+        "tune",
+        help="random search over learning rate, weight decay and dropout",
+        description="Each trial trains --epochs epochs with a learning rate (log-uniform), "
+        "weight decay (log-uniform) and dropout (uniform) drawn from the "
+        "ranges; prints the trials sorted by validation accuracy. Uses "
+        "Optuna's TPE sampler when Optuna is installed.",
+    )
     _add_data_args(p)
     p.add_argument("--trials", type=_positive_int, default=10)
     p.add_argument("--epochs", type=_positive_int, default=3)
@@ -592,15 +686,25 @@ def add_parsers(sub) -> None:
 
 def _cmd_train_images(args) -> int:
     config = _config_from_args(args).resolve()
-    print(f"training {config.model} on {config.dataset} for {config.epochs} epochs "
-          f"({config.optimizer}, lr {config.lr:g}); run directory {args.out}", flush=True)
+    print(
+        f"training {config.model} on {config.dataset} for {config.epochs} epochs "
+        f"({config.optimizer}, lr {config.lr:g}); run directory {args.out}",
+        flush=True,
+    )
     result = train_images(config, args.out, progress=not args.no_progress)
     test = result["test"]
-    print(f"best epoch {result['best_epoch']} (validation accuracy); test accuracy {test['accuracy']:.4f} "
-          f"({test['samples']} images), zero-one error {test['zero_one_error']:.4f}; "
-          f"training took {result['seconds']:.1f} s")
-    print("wrote " + ", ".join(str(p) for p in [Path(args.out) / n for n in ("best.ckpt", "last.ckpt",
-                                                                          "history.csv")] + result["plots"]))
+    print(
+        f"best epoch {result['best_epoch']} (validation accuracy); test accuracy {test['accuracy']:.4f} "
+        f"({test['samples']} images), zero-one error {test['zero_one_error']:.4f}; "
+        f"training took {result['seconds']:.1f} s"
+    )
+    print(
+        "wrote "
+        + ", ".join(
+            str(p)
+            for p in [Path(args.out) / n for n in ("best.ckpt", "last.ckpt", "history.csv")] + result["plots"]
+        )
+    )
     return 0
 
 
@@ -614,13 +718,16 @@ def _cmd_eval(args) -> int:
     transform = image_transform(config.dataset, config.model, config.mean, config.std, augment=False)
     data = _base_dataset(config.dataset, config.root, args.split == "train", size, transform, False)
     result = evaluate_classifier(model, DataLoader(data, batch_size=256))
-    print(f"{args.checkpoint}: {config.model} trained {ckpt['epoch']} epochs on {ckpt['config']['dataset']}; "
-          f"{config.dataset} {args.split} split, {result['samples']} images")
+    print(
+        f"{args.checkpoint}: {config.model} trained {ckpt['epoch']} epochs on {ckpt['config']['dataset']}; "
+        f"{config.dataset} {args.split} split, {result['samples']} images"
+    )
     print(f"accuracy {result['accuracy']:.4f}   zero-one error {result['zero_one_error']:.4f}")
     print("confusion matrix (rows: true class, columns: predicted class)")
     print(format_confusion(result["confusion"]))
     if args.plot:
         from deepgrad.viz.monitor import plot_confusion
+
         plot_confusion(result["confusion"], args.plot)
         print(f"wrote {args.plot}")
     return 0
@@ -635,8 +742,10 @@ def _cmd_lr_find(args) -> int:
     result = lr_find(model, optimizer, F.cross_entropy, train_loader, args.start_lr, args.end_lr, args.steps)
     print(f"{len(result.lrs)} steps from lr {result.lrs[0]:.3g} to {result.lrs[-1]:.3g}")
     steepest = f"{result.steepest_lr:.3g}" if result.steepest_lr is not None else "none"
-    print(f"lowest loss at lr {result.min_loss_lr:.3g} (/10: {result.min_loss_lr / 10:.3g}); steepest descent "
-          f"at lr {steepest}")
+    print(
+        f"lowest loss at lr {result.min_loss_lr:.3g} (/10: {result.min_loss_lr / 10:.3g}); steepest descent "
+        f"at lr {steepest}"
+    )
     print(f"suggested learning rate: {result.suggestion:.3g}")
     try:
         from deepgrad.viz.monitor import plot_lr_find
@@ -653,8 +762,10 @@ def _cmd_tune(args) -> int:
     if model_uses_dropout(config.model, config.dataset):
         space["dropout"] = Range(*args.dropout_range)
     trials, used = tune_images(config, args.trials, space, args.sampler)
-    print(f"{len(trials)} trials ({'Optuna TPE' if used == 'tpe' else 'random search'}), "
-          f"{config.epochs} epochs each, sorted by validation accuracy:")
+    print(
+        f"{len(trials)} trials ({'Optuna TPE' if used == 'tpe' else 'random search'}), "
+        f"{config.epochs} epochs each, sorted by validation accuracy:"
+    )
     table = format_trials(trials)
     print(table)
     if args.out:

@@ -15,6 +15,7 @@ Example::
     history = trainer.fit(train_loader, val_loader, epochs=20)
     print(history.best("val_accuracy", "max"), trainer.evaluate(test_loader))
 """
+
 from __future__ import annotations
 
 import math
@@ -93,8 +94,10 @@ class History:
     def to_dict(self) -> dict:
         """The per-epoch lists at the top level (what ``deepgrad.viz.monitor.plot_history`` reads)
         plus ``"steps"``: ``{"loss": [...], "lr": [...]}``; plain lists, ready for ``deepgrad.save``."""
-        return {**{k: list(v) for k, v in self.epochs.items()},
-                "steps": {k: list(v) for k, v in self.steps.items()}}
+        return {
+            **{k: list(v) for k, v in self.epochs.items()},
+            "steps": {k: list(v) for k, v in self.steps.items()},
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> "History":
@@ -107,9 +110,10 @@ class History:
 def _split_batch(batch, where: str) -> tuple:
     if isinstance(batch, (tuple, list)) and len(batch) == 2:
         return batch[0], batch[1]
-    raise ValueError(f"Trainer.{where}: each batch must be (inputs, targets), got "
-                     f"{type(batch).__name__}" + (f" of length {len(batch)}" if isinstance(batch, (tuple, list))
-                                                  else ""))
+    raise ValueError(
+        f"Trainer.{where}: each batch must be (inputs, targets), got "
+        f"{type(batch).__name__}" + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else "")
+    )
 
 
 def _batch_size(target) -> int:
@@ -138,10 +142,20 @@ class Trainer:
     calls), ``global_step``. ``stop_training`` ends the current ``fit`` after the current batch.
     """
 
-    def __init__(self, model: nn.Module, optimizer, loss_fn: Callable[[Tensor, Tensor], Tensor],
-                 metrics: dict[str, Metric] | None = None, scheduler=None, callbacks: Sequence[Callback] = (),
-                 guard: DivergenceGuard | bool | None = True, clip_grad_norm: float | None = None,
-                 progress: bool = True, verbose: bool = True, config: dict | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer,
+        loss_fn: Callable[[Tensor, Tensor], Tensor],
+        metrics: dict[str, Metric] | None = None,
+        scheduler=None,
+        callbacks: Sequence[Callback] = (),
+        guard: DivergenceGuard | bool | None = True,
+        clip_grad_norm: float | None = None,
+        progress: bool = True,
+        verbose: bool = True,
+        config: dict | None = None,
+    ):
         if not isinstance(model, nn.Module):
             raise TypeError(f"Trainer: model must be an nn.Module, got {type(model).__name__}")
         for cb in callbacks:
@@ -182,14 +196,23 @@ class Trainer:
         """What ``ModelCheckpoint`` saves: model and optimizer state dicts, ``epoch``,
         ``global_step``, ``history``, ``config``, the global random-generator state ``rng``, plus
         ``extra``. Tensors are the live ones (``deepgrad.save`` writes them out)."""
-        return {"format": "deepgrad-trainer", "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "epoch": self.epoch,
-                "global_step": self.global_step, "history": self.history.to_dict(),
-                "config": self.config, "rng": dg.get_rng_state(), **extra}
+        return {
+            "format": "deepgrad-trainer",
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "epoch": self.epoch,
+            "global_step": self.global_step,
+            "history": self.history.to_dict(),
+            "config": self.config,
+            "rng": dg.get_rng_state(),
+            **extra,
+        }
 
     def _snapshot(self) -> dict:
-        return {"model": copy_state(self.model.state_dict()),
-                "optimizer": copy_state(self.optimizer.state_dict())}
+        return {
+            "model": copy_state(self.model.state_dict()),
+            "optimizer": copy_state(self.optimizer.state_dict()),
+        }
 
     def _restore_last_good(self) -> None:
         lrs = [group["lr"] for group in self.optimizer.param_groups]
@@ -226,8 +249,11 @@ class Trainer:
             logs["time"] = time.perf_counter() - start
             self.epoch = epoch
             self.history.add_epoch(logs)
-            self.log(f"epoch {epoch}/{last_epoch}: " + ", ".join(
-                f"{k} {v:.4g}" for k, v in logs.items() if k not in ("epoch", "time")) + f" ({logs['time']:.1f} s)")
+            self.log(
+                f"epoch {epoch}/{last_epoch}: "
+                + ", ".join(f"{k} {v:.4g}" for k, v in logs.items() if k not in ("epoch", "time"))
+                + f" ({logs['time']:.1f} s)"
+            )
             self._call("on_epoch_end", logs)
             if self.guard is not None and math.isfinite(logs["loss"]):
                 self._last_good = self._snapshot()
@@ -262,8 +288,10 @@ class Trainer:
                 self.history.add_step(value, self.lr)
                 if self._bar is not None:
                     self._bar.update(1, loss=value)
-                self._call("on_batch_end", {"epoch": epoch, "batch": index, "loss": value, "lr": self.lr,
-                                            "verdict": verdict})
+                self._call(
+                    "on_batch_end",
+                    {"epoch": epoch, "batch": index, "loss": value, "lr": self.lr, "verdict": verdict},
+                )
                 if self.stop_training:
                     break
         finally:
@@ -290,12 +318,15 @@ class Trainer:
             self.optimizer.step()
             return verdict
         lr = self.guard.lower_lr(self.optimizer)
-        self.log(f"step {self.global_step + 1}: loss {value:.4g}: step skipped, learning rate lowered to "
-                 f"{lr:.3g}")
+        self.log(
+            f"step {self.global_step + 1}: loss {value:.4g}: step skipped, learning rate lowered to {lr:.3g}"
+        )
         if verdict == "restore":
             self._restore_last_good()
-            self.log(f"step {self.global_step + 1}: repeated bad steps, restored the weights of the last "
-                     f"good epoch ({self.epoch})")
+            self.log(
+                f"step {self.global_step + 1}: repeated bad steps, restored the weights of the last "
+                f"good epoch ({self.epoch})"
+            )
         return verdict
 
     def _grad_norm(self) -> Tensor:
@@ -338,7 +369,7 @@ class Trainer:
         batch of a loader (its inputs: a batch is (inputs, ...) or a tensor), concatenated; in eval
         mode without gradients, the model's mode restored afterwards."""
         if isinstance(data, Tensor):
-            chunks = (data[i:i + batch_size] for i in range(0, data.shape[0], batch_size))
+            chunks = (data[i : i + batch_size] for i in range(0, data.shape[0], batch_size))
         else:
             chunks = (b if isinstance(b, Tensor) else b[0] for b in data)
         was_training = self.model.training
@@ -367,23 +398,36 @@ class LRFindResult:
             raise ValueError("lr_find: no step gave a finite loss; lower start_lr")
         self.lrs, self.raw_losses = lrs, raw_losses
         n = len(raw_losses)
-        self.losses = [sum(raw_losses[max(0, i - window):i + window + 1]) /
-                       (min(n, i + window + 1) - max(0, i - window)) for i in range(n)]
+        self.losses = [
+            sum(raw_losses[max(0, i - window) : i + window + 1])
+            / (min(n, i + window + 1) - max(0, i - window))
+            for i in range(n)
+        ]
         lowest = min(range(n), key=self.losses.__getitem__)
         self.min_loss_lr = lrs[lowest]
         self.steepest_lr = None
         if n >= 5:
             logs = [math.log(lr) for lr in lrs]
-            slopes = {i: (self.losses[i + 1] - self.losses[i - 1]) / (logs[i + 1] - logs[i - 1])
-                      for i in range(1, min(lowest + 1, n - 1))}
+            slopes = {
+                i: (self.losses[i + 1] - self.losses[i - 1]) / (logs[i + 1] - logs[i - 1])
+                for i in range(1, min(lowest + 1, n - 1))
+            }
             if slopes:
                 self.steepest_lr = lrs[min(slopes, key=slopes.__getitem__)]
         self.suggestion = self.steepest_lr if self.steepest_lr is not None else self.min_loss_lr / 10
 
 
-def lr_find(model: nn.Module, optimizer, loss_fn: Callable[[Tensor, Tensor], Tensor], loader: Iterable,
-            start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: int | None = None,
-            diverge_factor: float = 4.0, smooth_window: int | None = None) -> LRFindResult:
+def lr_find(
+    model: nn.Module,
+    optimizer,
+    loss_fn: Callable[[Tensor, Tensor], Tensor],
+    loader: Iterable,
+    start_lr: float = 1e-7,
+    end_lr: float = 10.0,
+    num_steps: int | None = None,
+    diverge_factor: float = 4.0,
+    smooth_window: int | None = None,
+) -> LRFindResult:
     """The learning-rate range test (Smith 2017; the lectures' "find a learning rate"): train with a
     rate growing exponentially from ``start_lr`` to ``end_lr`` over ``num_steps`` steps, recording
     each batch's loss, and stop early once the loss is not finite or exceeds ``diverge_factor`` times
@@ -413,7 +457,7 @@ def lr_find(model: nn.Module, optimizer, loss_fn: Callable[[Tensor, Tensor], Ten
     try:
         batches = _cycle(loader)
         for i in range(steps):
-            lr = start_lr * gamma ** i
+            lr = start_lr * gamma**i
             for group in optimizer.param_groups:
                 group["lr"] = lr
             x, y = _split_batch(next(batches), "lr_find")
