@@ -26,6 +26,7 @@ from deepgrad.vision.scenes import SceneCorpus, attribute_accuracy, generate_sce
 
 from .guard import DivergenceGuard
 from .progress import Progress
+from .rundir import open_run_dir
 
 __all__ = ["FORMAT", "CaptionConfig", "CaptionTrainer", "load_captioner", "build_captioner", "decode",
            "evaluate_captions", "add_parsers"]
@@ -178,22 +179,8 @@ class CaptionTrainer:
     def __init__(self, config: CaptionConfig, out_dir: str | Path, resume: bool = False,
                  overwrite: bool = False):
         self.out = Path(out_dir)
-        ckpt = None
-        existing = sorted(self.out.glob("*.ckpt")) if self.out.is_dir() else []
-        if existing and not resume:
-            if not overwrite:
-                raise FileExistsError(
-                    f"{self.out} already holds checkpoints of another run ({existing[0].name}, ...); pass "
-                    f"--resume to continue it, --overwrite to replace it, or choose another --out")
-            for p in existing:
-                p.unlink()
-        if resume:
-            last = self.out / "last.ckpt"
-            if not last.exists():
-                raise FileNotFoundError(f"--resume: no checkpoint to resume from at {last}")
-            ckpt = dg.load(last)
-            if ckpt.get("format") != FORMAT:
-                raise ValueError(f"{last}: not a captioner checkpoint")
+        ckpt = open_run_dir(self.out, resume, overwrite, FORMAT, "captioner")
+        if ckpt is not None:
             config = CaptionConfig.from_dict(ckpt["config"])
         if config.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {config.mode!r}")

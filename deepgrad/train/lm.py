@@ -21,6 +21,7 @@ from deepgrad.text import CharVocab, CorpusError, StreamBatches, read_corpus, sp
 
 from .guard import DivergenceGuard
 from .progress import Progress
+from .rundir import open_run_dir
 
 FORMAT = "deepgrad-charlm"
 
@@ -114,20 +115,8 @@ class LMTrainer:
     def __init__(self, config: LMConfig, out_dir: str | Path, resume: bool = False,
                  overwrite: bool = False):
         self.out = Path(out_dir)
-        ckpt = None
-        existing = sorted(self.out.glob("*.ckpt")) if self.out.is_dir() else []
-        if existing and not resume:
-            if not overwrite:
-                raise FileExistsError(
-                    f"{self.out} already holds checkpoints of another run ({existing[0].name}, ...); pass "
-                    f"--resume to continue it, --overwrite to replace it, or choose another --out")
-            for p in existing:
-                p.unlink()
-        if resume:
-            last = self.out / "last.ckpt"
-            if not last.exists():
-                raise FileNotFoundError(f"--resume: no checkpoint to resume from at {last}")
-            ckpt = dg.load(last)
+        ckpt = open_run_dir(self.out, resume, overwrite, FORMAT, "language-model")
+        if ckpt is not None:
             config = LMConfig.from_dict(ckpt["config"])
         self.config = config
         text = read_corpus(config.corpus)

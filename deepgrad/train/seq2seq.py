@@ -26,6 +26,7 @@ from deepgrad.text.tasks import TASKS, CharTokens, make_task
 
 from .guard import DivergenceGuard
 from .progress import Progress
+from .rundir import open_run_dir
 
 __all__ = ["Seq2SeqConfig", "Seq2SeqTrainer", "build_seq2seq", "load_seq2seq", "evaluate_pairs",
            "add_parsers"]
@@ -142,22 +143,8 @@ class Seq2SeqTrainer:
     def __init__(self, config: Seq2SeqConfig, out_dir: str | Path, resume: bool = False,
                  overwrite: bool = False):
         self.out = Path(out_dir)
-        ckpt = None
-        existing = sorted(self.out.glob("*.ckpt")) if self.out.is_dir() else []
-        if existing and not resume:
-            if not overwrite:
-                raise FileExistsError(
-                    f"{self.out} already holds checkpoints of another run ({existing[0].name}, ...); pass "
-                    f"--resume to continue it, --overwrite to replace it, or choose another --out")
-            for p in existing:
-                p.unlink()
-        if resume:
-            last = self.out / "last.ckpt"
-            if not last.exists():
-                raise FileNotFoundError(f"--resume: no checkpoint to resume from at {last}")
-            ckpt = dg.load(last)
-            if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-                raise ValueError(f"{last}: not a sequence-to-sequence checkpoint")
+        ckpt = open_run_dir(self.out, resume, overwrite, FORMAT, "sequence-to-sequence")
+        if ckpt is not None:
             config = Seq2SeqConfig.from_dict(ckpt["config"])
         _check_config(config)
         self.config = config
