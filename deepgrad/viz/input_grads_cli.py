@@ -244,10 +244,12 @@ def add_parsers(sub) -> None:
     p.add_argument("--mean", type=_floats, default=None, help="input normalisation mean per channel")
     p.add_argument("--std", type=_floats, default=None, help="input normalisation std per channel")
     p.add_argument("--size", type=_positive_int, default=128, help="shorter side of the images")
-    p.add_argument("--steps", type=_positive_int, default=200)
-    p.add_argument("--lr", type=float, default=0.02, help="Adam learning rate on the pixels")
+    p.add_argument("--steps", type=_positive_int, default=300)
+    p.add_argument("--lr", type=float, default=0.03, help="Adam learning rate on the pixels")
     p.add_argument("--content-weight", type=float, default=1.0)
-    p.add_argument("--style-weight", type=float, default=1e4)
+    p.add_argument("--style-weight", type=float, default=100.0)
+    p.add_argument("--plain-losses", action="store_true",
+                   help="do not divide each layer's loss by the mean square of its target")
     p.add_argument("--tv-weight", type=float, default=0.0, help="total variation weight")
     p.add_argument("--init", default="content", choices=["content", "noise"])
     p.add_argument("--content-layers", default=None,
@@ -345,7 +347,8 @@ def _cmd_style_transfer(args) -> int:
                   f"total {losses['total']:.4g}", flush=True)
 
     result = style_transfer(model, content, style, content_layers, style_layers, args.steps,
-                            args.content_weight, args.style_weight, args.tv_weight, lr=args.lr,
+                            args.content_weight, args.style_weight, args.tv_weight,
+                            normalize_layers=not args.plain_losses, lr=args.lr,
                             init=args.init, preprocess=net.preprocess,
                             generator=dg.Generator().manual_seed(args.seed), callback=report)
     write_image(result.image, args.out)

@@ -228,7 +228,8 @@ def class_model(model: nn.Module, targets: int | Sequence[int], shape: Sequence[
                          f"blur_sigma={blur_sigma}")
     n = len(targets)
     if init is None:
-        image = 0.01 * dg.randn(n, *shape, generator=generator)
+        dtype = next(iter(model.parameters()), dg.tensor(0.0)).dtype
+        image = 0.01 * dg.randn(n, *shape, generator=generator, dtype=dtype)
     else:
         image = _as_batch(init, "class_model").detach().expand(n, *shape).clone()
     history = []

@@ -11,9 +11,11 @@ For a layer's feature maps F (C channels of H x W positions, flattened to C x HW
 - ``total_variation``: the mean squared difference of neighbouring pixels, an optional smoothness
   term (Mahendran & Vedaldi 2015; Johnson et al. 2016).
 
-These are Gatys et al.'s losses (eq. 1, 4, 5) up to a constant factor per layer, which the weights
-absorb. ``FeatureExtractor`` taps named layers of any deepgrad model with forward hooks;
-``style_transfer`` runs the optimisation with Adam (or plain gradient descent) on the pixels.
+These are Gatys et al.'s losses (eq. 1, 4, 5) up to a constant factor per layer; ``style_transfer``
+by default divides each layer's loss by the mean square of its target, so that layers count by their
+relative error whatever the network's activation scale. ``FeatureExtractor`` taps named layers of
+any deepgrad model with forward hooks; ``style_transfer`` runs the optimisation with Adam (or plain
+gradient descent) on the pixels.
 
 Any network works: torchvision's VGG-16/19 weights converted to safetensors (docs/input_gradients.md),
 a classifier trained with ``deepgrad train-images``, or randomly initialised convolutions.
@@ -210,8 +212,9 @@ def default_feature_layers(model: nn.Module) -> tuple[nn.Module, list[str], list
 @dataclass
 class StyleTransferResult:
     """``image`` (C, H, W), the stylised image; ``history`` the losses before each step:
-    'content', 'style', 'tv' (unweighted sums over layers, the style one with the layer weights)
-    and 'total' (weighted)."""
+    'content' (sum over layers of c_l content_loss), 'style' (sum of w_l s_l style_loss), 'tv'
+    (total variation), each without its ``*_weight``, and 'total', the weighted sum that is
+    minimised (see ``style_transfer``)."""
 
     image: Tensor
     history: dict[str, list[float]]
@@ -228,11 +231,18 @@ def _as_image_batch(image: Tensor, name: str) -> Tensor:
     return image.detach()
 
 
+def _inverse_mean_square(t: Tensor) -> float:
+    """1 / mean(t^2), or 1 for an all-zero target (a layer whose units are all off)."""
+    m = (t * t).mean().item()
+    return 1.0 / m if m > 0 else 1.0
+
+
 def style_transfer(model: nn.Module, content: Tensor, style: Tensor,
                    content_layers: Sequence[str] | None = None, style_layers: Sequence[str] | None = None,
-                   steps: int = 200, content_weight: float = 1.0,
-                   style_weight: float = 1e4, tv_weight: float = 0.0,
-                   style_layer_weights: Sequence[float] | None = None, lr: float = 0.02,
+                   steps: int = 300, content_weight: float = 1.0,
+                   style_weight: float = 100.0, tv_weight: float = 0.0,
+                   style_layer_weights: Sequence[float] | None = None, normalize_layers: bool = True,
+                   lr: float = 0.03,
                    optimizer: str = "adam", init: str | Tensor = "content",
                    preprocess: Callable | None = None, clamp: tuple[float, float] | None = (0.0, 1.0),
                    generator: dg.Generator | None = None,
@@ -240,15 +250,23 @@ def style_transfer(model: nn.Module, content: Tensor, style: Tensor,
     """Gatys et al.'s style transfer: starting from ``init``, ``steps`` updates of the pixels of an
     image x minimising
 
-        content_weight * sum_l content_loss(F_l(x), F_l(content))       over ``content_layers``
-      + style_weight * sum_l w_l style_loss(F_l(x), G(F_l(style)))      over ``style_layers``
+        content_weight * sum_l c_l content_loss(F_l(x), P_l)         over ``content_layers``
+      + style_weight * sum_l w_l s_l style_loss(F_l(x), A_l)         over ``style_layers``
       + tv_weight * total_variation(x)
 
     where F_l are the outputs of the named layers of ``model`` (``FeatureExtractor``) on
     ``preprocess(image)`` (for instance ``transforms.Normalize`` with the statistics the network was
-    trained with) and w_l are ``style_layer_weights`` (default 1 / number of style layers). With the
-    layers None, ``default_feature_layers(model)`` chooses them (for a VGG, relu4_2 and relu1_1 ...
-    relu5_1 of its ``features``, run on their own so any image size works).
+    trained with), P_l = F_l(content), A_l = gram_matrix(F_l(style)), and w_l are
+    ``style_layer_weights`` (default 1 / number of style layers). With the layers None,
+    ``default_feature_layers(model)`` chooses them (for a VGG, relu4_2 and relu1_1 ... relu5_1 of its
+    ``features``, run on their own so any image size works).
+
+    With ``normalize_layers`` (the default) c_l = 1 / mean(P_l^2) and s_l = 1 / mean(A_l^2): every
+    layer counts by its relative error, whatever the scale of its activations. Gatys et al. get the
+    same effect by rescaling VGG's weights so that each filter's mean activation is 1; without it the
+    loss of the first layer, whose activations are largest, drowns the deeper ones (in random and
+    trained networks alike), and the weights that work change from network to network. With
+    ``normalize_layers=False``, c_l = s_l = 1 (the plain losses).
 
     ``content`` and ``style`` are (C, H, W) (or (1, C, H, W)) images; they may differ in size, the
     result has the content's. ``init`` is 'content' (the content image, the usual fast start),
@@ -256,7 +274,7 @@ def style_transfer(model: nn.Module, content: Tensor, style: Tensor,
     ``optimizer`` is 'adam' or 'sgd' (plain gradient descent) with learning rate ``lr``; after every
     step the pixels are clamped to ``clamp`` (None: not clamped). The model is in eval mode with
     frozen parameters meanwhile, restored afterwards. ``callback(step, losses)`` is called after each
-    step with that step's losses.
+    step with that step's losses (the c_l and s_l factors included, as in ``history``).
 
     Example::
 
@@ -311,11 +329,16 @@ def style_transfer(model: nn.Module, content: Tensor, style: Tensor,
         with dg.no_grad():
             content_targets = extract(prepared(content))
             style_grams = {name: gram_matrix(f) for name, f in extract(prepared(style)).items()}
+        content_scale = {name: _inverse_mean_square(content_targets[name]) if normalize_layers else 1.0
+                         for name in content_layers}
+        style_scale = {name: _inverse_mean_square(style_grams[name]) if normalize_layers else 1.0
+                       for name in style_layers}
         opt = (optim.Adam if optimizer == "adam" else optim.SGD)([image], lr=lr)
         for step in range(steps):
             feats = extract(prepared(image))
-            c_loss = sum(content_loss(feats[name], content_targets[name]) for name in content_layers)
-            s_loss = sum(w * style_loss(feats[name], style_grams[name])
+            c_loss = sum(content_scale[name] * content_loss(feats[name], content_targets[name])
+                         for name in content_layers)
+            s_loss = sum(w * style_scale[name] * style_loss(feats[name], style_grams[name])
                          for name, w in zip(style_layers, style_layer_weights))
             tv = total_variation(image)
             total = content_weight * c_loss + style_weight * s_loss + tv_weight * tv
