@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 
-def _positive_int(s: str) -> int:
+def positive_int(s: str) -> int:
+    """argparse type for options that must be a positive integer."""
     v = int(s)
     if v < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {s}")
@@ -20,19 +21,19 @@ def _add_train_lm(sub) -> None:
                                    "file; the default corpus is tiny Shakespeare, shipped with deepgrad.")
     p.add_argument("corpus", nargs="?", default=None, help="UTF-8 text file (default: tiny Shakespeare)")
     p.add_argument("--cell", default="lstm", choices=sorted(CELLS))
-    p.add_argument("--hidden", type=_positive_int, default=256)
-    p.add_argument("--layers", type=_positive_int, default=2)
-    p.add_argument("--embed-dim", type=_positive_int, default=64)
-    p.add_argument("--seq-len", type=_positive_int, default=64)
-    p.add_argument("--batch", type=_positive_int, default=32)
+    p.add_argument("--hidden", type=positive_int, default=256)
+    p.add_argument("--layers", type=positive_int, default=2)
+    p.add_argument("--embed-dim", type=positive_int, default=64)
+    p.add_argument("--seq-len", type=positive_int, default=64)
+    p.add_argument("--batch", type=positive_int, default=32)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--clip", type=float, default=5.0, help="gradient-norm clipping (0 disables)")
     stop = p.add_mutually_exclusive_group()
     stop.add_argument("--epochs", type=float, help="passes over the training split")
     stop.add_argument("--minutes", type=float, help="wall-clock training budget")
-    p.add_argument("--steps", type=_positive_int, help="stop after this many steps in total")
-    p.add_argument("--val-every", type=_positive_int, default=200, help="steps between validations")
+    p.add_argument("--steps", type=positive_int, help="stop after this many steps in total")
+    p.add_argument("--val-every", type=positive_int, default=200, help="steps between validations")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keep", type=int, default=3, help="epoch checkpoints to keep (plus best and last)")
@@ -74,7 +75,7 @@ def _add_sample(sub) -> None:
     p.add_argument("--seed", type=int, default=None, help="seed for repeatable output")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--argmax", action="store_true", help="always take the most likely character")
-    mode.add_argument("--beam", type=_positive_int, default=None, help="beam search with this width")
+    mode.add_argument("--beam", type=positive_int, default=None, help="beam search with this width")
     p.set_defaults(func=_sample)
 
 
@@ -112,7 +113,7 @@ def _add_viz_cells(sub) -> None:
                                    "cells by correlation with simple text features.")
     p.add_argument("checkpoint")
     p.add_argument("--text", default=None, help="UTF-8 file to read (default: the start of the corpus)")
-    p.add_argument("--max-chars", type=_positive_int, default=2000)
+    p.add_argument("--max-chars", type=positive_int, default=2000)
     p.add_argument("--cells", default=None,
                    help="cells to show as LAYER:INDEX,... (default: the best-correlated ones)")
     p.add_argument("--out", default="cells.html")
@@ -153,9 +154,9 @@ def _add_grad_flow(sub) -> None:
                                    "the same characters, put a loss on the last step, and plot the norm "
                                    "of its gradient with respect to every hidden state.")
     p.add_argument("corpus", nargs="?", default=None)
-    p.add_argument("--steps", type=_positive_int, default=100, help="sequence length T")
-    p.add_argument("--batch", type=_positive_int, default=16)
-    p.add_argument("--hidden", type=_positive_int, default=128)
+    p.add_argument("--steps", type=positive_int, default=100, help="sequence length T")
+    p.add_argument("--batch", type=positive_int, default=16)
+    p.add_argument("--hidden", type=positive_int, default=128)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="grad_flow.png")
     p.set_defaults(func=_grad_flow)

@@ -9,7 +9,6 @@ the data, random-generator state.
 """
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -27,6 +26,7 @@ from deepgrad.vision.scenes import SceneCorpus, attribute_accuracy, generate_sce
 from .guard import DivergenceGuard
 from .progress import Progress
 from .rundir import open_run_dir
+from ..cli import positive_int
 
 __all__ = ["FORMAT", "CaptionConfig", "CaptionTrainer", "load_captioner", "build_captioner", "decode",
            "evaluate_captions", "add_parsers"]
@@ -308,11 +308,6 @@ class CaptionTrainer:
 
 
 # ---------------------------------------------------------------------------------------- CLI
-def _positive_int(s: str) -> int:
-    v = int(s)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s}")
-    return v
 
 
 def add_parsers(sub) -> None:
@@ -325,34 +320,34 @@ def add_parsers(sub) -> None:
     source.add_argument("--data", default=None,
                         help="caption data: a folder with dataset_*.json (Karpathy) or captions_*.json "
                              "(COCO), or such a file")
-    source.add_argument("--scenes", type=_positive_int, default=defaults.scenes,
+    source.add_argument("--scenes", type=positive_int, default=defaults.scenes,
                         help=f"generated training scenes (default {defaults.scenes})")
     p.add_argument("--images", default=None, help="image folder, if not found next to the annotations")
-    p.add_argument("--val-scenes", type=_positive_int, default=defaults.val_scenes)
-    p.add_argument("--image-size", type=_positive_int, default=defaults.image_size)
+    p.add_argument("--val-scenes", type=positive_int, default=defaults.val_scenes)
+    p.add_argument("--image-size", type=positive_int, default=defaults.image_size)
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--mode", choices=MODES, default=None,
                       help="how the image conditions the decoder (default: attention)")
     mode.add_argument("--attention", dest="mode", action="store_const", const="attention",
                       help="soft attention over the feature map (same as --mode attention)")
     p.add_argument("--encoder", default=defaults.encoder, help="small, resnet20, resnet18, vgg11 or vgg16")
-    p.add_argument("--width", type=_positive_int, default=defaults.width, help="the small encoder's width")
+    p.add_argument("--width", type=positive_int, default=defaults.width, help="the small encoder's width")
     p.add_argument("--freeze-encoder", action="store_true")
-    p.add_argument("--embed-dim", type=_positive_int, default=defaults.embed_dim)
-    p.add_argument("--hidden", type=_positive_int, default=defaults.hidden)
-    p.add_argument("--attn-dim", type=_positive_int, default=defaults.attn_dim)
+    p.add_argument("--embed-dim", type=positive_int, default=defaults.embed_dim)
+    p.add_argument("--hidden", type=positive_int, default=defaults.hidden)
+    p.add_argument("--attn-dim", type=positive_int, default=defaults.attn_dim)
     p.add_argument("--dropout", type=float, default=defaults.dropout)
-    p.add_argument("--min-count", type=_positive_int, default=defaults.min_count,
+    p.add_argument("--min-count", type=positive_int, default=defaults.min_count,
                    help="words seen fewer times become <unk>")
-    p.add_argument("--max-len", type=_positive_int, default=defaults.max_len)
-    p.add_argument("--batch", type=_positive_int, default=defaults.batch)
+    p.add_argument("--max-len", type=positive_int, default=defaults.max_len)
+    p.add_argument("--batch", type=positive_int, default=defaults.batch)
     p.add_argument("--lr", type=float, default=defaults.lr)
     p.add_argument("--clip", type=float, default=defaults.clip, help="gradient-norm clipping (0 disables)")
     stop = p.add_mutually_exclusive_group()
     stop.add_argument("--epochs", type=float, help="passes over all training captions")
     stop.add_argument("--minutes", type=float, help="wall-clock training budget")
-    p.add_argument("--steps", type=_positive_int, help="stop after this many steps in total")
-    p.add_argument("--val-every", type=_positive_int, default=defaults.val_every)
+    p.add_argument("--steps", type=positive_int, help="stop after this many steps in total")
+    p.add_argument("--val-every", type=positive_int, default=defaults.val_every)
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--keep", type=int, default=defaults.keep,
                    help="epoch checkpoints to keep (plus best, last)")
@@ -368,11 +363,11 @@ def add_parsers(sub) -> None:
     p.add_argument("checkpoint")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     how = p.add_mutually_exclusive_group()
-    how.add_argument("--beam", type=_positive_int, default=1, help="beam width (1: greedy; Karpathy uses 7)")
+    how.add_argument("--beam", type=positive_int, default=1, help="beam width (1: greedy; Karpathy uses 7)")
     how.add_argument("--temperature", type=float, default=None, help="sample at this temperature instead")
     p.add_argument("--length-norm", type=float, nargs="?", const=1.0, default=0.0, metavar="ALPHA",
                    help="rank finished beams by log-probability / length^ALPHA (ALPHA 1 if not given)")
-    p.add_argument("--max-len", type=_positive_int, default=20)
+    p.add_argument("--max-len", type=positive_int, default=20)
     p.add_argument("--seed", type=int, default=None, help="seed for repeatable sampling")
     p.add_argument("--show-attention", default=None, metavar="OUT.png",
                    help="draw each word's attention map over the image (OUT-<i>.png for several images)")

@@ -36,6 +36,7 @@ from deepgrad.vision import transforms as T
 
 from .callbacks import CSVLogger, EarlyStopping, ModelCheckpoint
 from .trainer import Trainer, lr_find
+from ..cli import positive_int
 
 FORMAT = "deepgrad-image-classifier"
 MODELS = ("mlp", "lenet", "vgg", "resnet")
@@ -562,11 +563,6 @@ def tune_images(
 
 
 # ---------------------------------------------------------------------------- command line
-def _positive_int(s: str) -> int:
-    v = int(s)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s}")
-    return v
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
@@ -574,7 +570,7 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", default=None, help="folder of the dataset files (not needed for digits)")
     p.add_argument("--download", action="store_true", help="fetch the dataset files into --root")
     p.add_argument("--model", default="mlp", choices=MODELS)
-    p.add_argument("--batch-size", type=_positive_int, default=32)
+    p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"])
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: SGD 0.05, Adam 1e-3)")
     p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
@@ -621,7 +617,7 @@ def add_parsers(sub) -> None:
         "line per epoch and the test accuracy of the best checkpoint.",
     )
     _add_data_args(p)
-    p.add_argument("--epochs", type=_positive_int, default=10)
+    p.add_argument("--epochs", type=positive_int, default=10)
     p.add_argument(
         "--scheduler",
         default="plateau",
@@ -660,7 +656,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--start-lr", type=float, default=1e-6)
     p.add_argument("--end-lr", type=float, default=10.0)
     p.add_argument(
-        "--steps", type=_positive_int, default=None, help="default: one pass over the training set"
+        "--steps", type=positive_int, default=None, help="default: one pass over the training set"
     )
     p.add_argument("--out", default="lr_find.png", help="plot of loss against learning rate")
     p.set_defaults(func=_cmd_lr_find)
@@ -674,8 +670,8 @@ def add_parsers(sub) -> None:
         "Optuna's TPE sampler when Optuna is installed.",
     )
     _add_data_args(p)
-    p.add_argument("--trials", type=_positive_int, default=10)
-    p.add_argument("--epochs", type=_positive_int, default=3)
+    p.add_argument("--trials", type=positive_int, default=10)
+    p.add_argument("--epochs", type=positive_int, default=3)
     p.add_argument("--lr-range", type=float, nargs=2, default=[1e-3, 0.3], metavar=("LOW", "HIGH"))
     p.add_argument("--wd-range", type=float, nargs=2, default=[1e-6, 1e-2], metavar=("LOW", "HIGH"))
     p.add_argument("--dropout-range", type=float, nargs=2, default=[0.0, 0.5], metavar=("LOW", "HIGH"))

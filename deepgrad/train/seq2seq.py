@@ -11,7 +11,6 @@ step, position in the data, random-generator state.
 """
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -27,6 +26,7 @@ from deepgrad.text.tasks import TASKS, CharTokens, make_task
 from .guard import DivergenceGuard
 from .progress import Progress
 from .rundir import open_run_dir
+from ..cli import positive_int
 
 __all__ = ["Seq2SeqConfig", "Seq2SeqTrainer", "build_seq2seq", "load_seq2seq", "evaluate_pairs",
            "add_parsers"]
@@ -304,11 +304,6 @@ def _check_config(config: Seq2SeqConfig) -> None:
 
 
 # ---------------------------------------------------------------------------------------- CLI
-def _positive_int(s: str) -> int:
-    v = int(s)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s}")
-    return v
 
 
 def add_parsers(sub) -> None:
@@ -320,11 +315,11 @@ def add_parsers(sub) -> None:
                                    "YYYY-MM-DD), 'reverse' or 'sort' (strings of letters). Validation "
                                    "and test examples are never in the training set.")
     p.add_argument("--task", choices=TASKS, default=d.task)
-    p.add_argument("--train-size", type=_positive_int, default=d.train_size)
-    p.add_argument("--val-size", type=_positive_int, default=d.val_size)
-    p.add_argument("--test-size", type=_positive_int, default=d.test_size)
-    p.add_argument("--min-len", type=_positive_int, default=d.min_len, help="shortest string (reverse, sort)")
-    p.add_argument("--max-len", type=_positive_int, default=d.max_len, help="longest string (reverse, sort)")
+    p.add_argument("--train-size", type=positive_int, default=d.train_size)
+    p.add_argument("--val-size", type=positive_int, default=d.val_size)
+    p.add_argument("--test-size", type=positive_int, default=d.test_size)
+    p.add_argument("--min-len", type=positive_int, default=d.min_len, help="shortest string (reverse, sort)")
+    p.add_argument("--max-len", type=positive_int, default=d.max_len, help="longest string (reverse, sort)")
     p.add_argument("--cell", choices=CELLS, default=d.cell)
     att = p.add_mutually_exclusive_group()
     # "none" rather than None, and no default here: argparse only sees a conflict between the two
@@ -335,13 +330,13 @@ def add_parsers(sub) -> None:
                      help="a plain encoder-decoder: the decoder sees only the encoder's summary vector")
     p.add_argument("--unidirectional", dest="bidirectional", action="store_false",
                    help="a forward-only encoder (default: bidirectional)")
-    p.add_argument("--layers", type=_positive_int, default=d.layers, help="encoder layers")
-    p.add_argument("--embed-dim", type=_positive_int, default=d.embed_dim)
-    p.add_argument("--hidden", type=_positive_int, default=d.hidden)
-    p.add_argument("--attn-dim", type=_positive_int, default=d.attn_dim, help="additive attention size "
+    p.add_argument("--layers", type=positive_int, default=d.layers, help="encoder layers")
+    p.add_argument("--embed-dim", type=positive_int, default=d.embed_dim)
+    p.add_argument("--hidden", type=positive_int, default=d.hidden)
+    p.add_argument("--attn-dim", type=positive_int, default=d.attn_dim, help="additive attention size "
                    "(default: --hidden)")
     p.add_argument("--dropout", type=float, default=d.dropout)
-    p.add_argument("--batch", type=_positive_int, default=d.batch)
+    p.add_argument("--batch", type=positive_int, default=d.batch)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--clip", type=float, default=d.clip, help="gradient-norm clipping (0 disables)")
     p.add_argument("--lr-decay", type=float, default=d.lr_decay,
@@ -351,11 +346,11 @@ def add_parsers(sub) -> None:
     stop = p.add_mutually_exclusive_group()
     stop.add_argument("--epochs", type=float, help="passes over the training pairs")
     stop.add_argument("--minutes", type=float, help="wall-clock training budget")
-    p.add_argument("--steps", type=_positive_int, help="stop after this many steps in total")
+    p.add_argument("--steps", type=positive_int, help="stop after this many steps in total")
     p.add_argument("--target-accuracy", type=float, default=None,
                    help="stop once the validation exact-match accuracy reaches this (e.g. 0.995)")
-    p.add_argument("--val-every", type=_positive_int, default=d.val_every, help="steps between validations")
-    p.add_argument("--beam", type=_positive_int, default=1, help="beam width for the final test evaluation")
+    p.add_argument("--val-every", type=positive_int, default=d.val_every, help="steps between validations")
+    p.add_argument("--beam", type=positive_int, default=1, help="beam width for the final test evaluation")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--out", default="runs/seq2seq", help="run directory for checkpoints")
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
@@ -367,10 +362,10 @@ def add_parsers(sub) -> None:
                        description="Print the output of a train-seq2seq checkpoint for each TEXT.")
     p.add_argument("checkpoint")
     p.add_argument("texts", nargs="+", metavar="TEXT")
-    p.add_argument("--beam", type=_positive_int, default=1, help="beam width (1: greedy)")
+    p.add_argument("--beam", type=positive_int, default=1, help="beam width (1: greedy)")
     p.add_argument("--length-norm", type=float, nargs="?", const=1.0, default=0.0, metavar="ALPHA",
                    help="rank finished beams by log-probability / length^ALPHA (ALPHA 1 if not given)")
-    p.add_argument("--max-len", type=_positive_int, default=None,
+    p.add_argument("--max-len", type=positive_int, default=None,
                    help="longest output in tokens (default: the longest training target)")
     p.add_argument("--show-attention", action="store_true", help="print each output token's attention "
                    "over the source as a character heat map")

@@ -24,6 +24,7 @@ from deepgrad.vision.images import read_image, write_image
 
 from .saliency import class_model, plot_class_models, plot_saliency, saliency_map
 from .style import default_feature_layers, style_transfer, vgg_layer_names
+from ..cli import positive_int
 
 __all__ = ["ZOO", "LoadedNetwork", "detect_architecture", "model_from_state_dict", "load_network",
            "add_parsers"]
@@ -163,11 +164,6 @@ def load_network(weights: str, model: str | None = None, mean=None, std=None, si
 
 
 # ---------------------------------------------------------------------------- command line
-def _positive_int(s: str) -> int:
-    v = int(s)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s}")
-    return v
 
 
 def _floats(s: str) -> tuple:
@@ -206,7 +202,7 @@ def add_parsers(sub) -> None:
                    help="SmoothGrad: average over N noisy copies")
     p.add_argument("--noise", type=float, default=0.15,
                    help="SmoothGrad noise std as a fraction of the range")
-    p.add_argument("--size", type=_positive_int, default=None, help="resize images to this side")
+    p.add_argument("--size", type=positive_int, default=None, help="resize images to this side")
     _network_args(p, ZOO)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="saliency.png")
@@ -218,14 +214,14 @@ def add_parsers(sub) -> None:
                                    "optional jitter and blur regularisers; pixels kept in [0, 1].")
     p.add_argument("checkpoint", help="train-images checkpoint, or a zoo state dict (see --model)")
     p.add_argument("--classes", default=None, help="comma-separated class indices (default: all)")
-    p.add_argument("--steps", type=_positive_int, default=200)
+    p.add_argument("--steps", type=positive_int, default=200)
     p.add_argument("--lr", type=float, default=0.01, help="gradient ascent step size")
     p.add_argument("--l2", type=float, default=0.05, help="L2 regularisation weight")
     p.add_argument("--jitter", type=int, default=0, help="random circular shifts of up to this many pixels")
     p.add_argument("--blur-every", type=int, default=0,
                    help="blur the image every this many steps (0: never)")
     p.add_argument("--blur-sigma", type=float, default=0.5)
-    p.add_argument("--size", type=_positive_int, default=None, help="image side (default: the network's)")
+    p.add_argument("--size", type=positive_int, default=None, help="image side (default: the network's)")
     _network_args(p, ZOO)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="class_models.png")
@@ -243,8 +239,8 @@ def add_parsers(sub) -> None:
                    help="architecture (default: recognised from the weights; vgg16 for random)")
     p.add_argument("--mean", type=_floats, default=None, help="input normalisation mean per channel")
     p.add_argument("--std", type=_floats, default=None, help="input normalisation std per channel")
-    p.add_argument("--size", type=_positive_int, default=128, help="shorter side of the images")
-    p.add_argument("--steps", type=_positive_int, default=300)
+    p.add_argument("--size", type=positive_int, default=128, help="shorter side of the images")
+    p.add_argument("--steps", type=positive_int, default=300)
     p.add_argument("--lr", type=float, default=0.03, help="Adam learning rate on the pixels")
     p.add_argument("--content-weight", type=float, default=1.0)
     p.add_argument("--style-weight", type=float, default=100.0)
